@@ -391,17 +391,6 @@ def test_generate_signals_handles_empty_and_rejects_mixed_symbol_batches(batch: 
         generate_signals("breakout", mixed)
 
 
-def test_on_bar_takes_a_few_microseconds(bars: list[Bar]) -> None:
-    import time
-
-    for name in PARAM_SETS:
-        strategy = create_strategy(name, SYMBOL)
-        start = time.perf_counter()
-        run(strategy, bars)
-        per_bar = (time.perf_counter() - start) / len(bars)
-        assert per_bar < 50e-6, f"{name}: {per_bar * 1e6:.1f} us per bar"
-
-
 # -- parameters ----------------------------------------------------------------------------------
 
 
