@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: test demo lint format bench venv clean
+.PHONY: test demo lint format bench proto venv clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,9 @@ format: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/core_throughput.py
+
+proto: $(STAMP)
+	$(BIN)/python scripts/gen_proto.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

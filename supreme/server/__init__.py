@@ -1,0 +1,1 @@
+"""The grpc.aio gateway: servicers, proto<->domain conversion, configuration."""
