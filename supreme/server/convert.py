@@ -352,7 +352,7 @@ def strategy_info_to_proto(info: Any) -> strategy_pb2.StrategyInfo:
     )
 
 
-# -- risk -------------------------------------------------------------------------------------------
+# -- risk ------------------------------------------------------------------------------------
 
 
 def risk_event_to_proto(event: Mapping[str, Any]) -> risk_pb2.RiskEvent:
@@ -389,7 +389,7 @@ def finite_limits(limits: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
-# -- backtests --------------------------------------------------------------------------------------
+# -- backtests -------------------------------------------------------------------------------
 
 
 def backtest_report_to_proto(report: Any) -> backtest_pb2.BacktestReport:
