@@ -539,7 +539,11 @@ class Order:
     def __post_init__(self) -> None:
         _require_symbol(self.client_order_id, "client_order_id")
         _require_symbol(self.symbol)
-        _require_positive(self.quantity, "quantity")
+        if self.status is OrderStatus.DENIED:
+            # Risk may deny a request it was asked to size: such an order never had a quantity.
+            _require_non_negative(self.quantity, "quantity")
+        else:
+            _require_positive(self.quantity, "quantity")
         _require_non_negative(self.filled_quantity, "filled_quantity")
         _require_non_negative(self.average_fill_price, "average_fill_price")
         _require_non_negative(self.fees, "fees")
@@ -580,6 +584,16 @@ class Order:
             created_ms=time_ms,
             updated_ms=time_ms,
             reduce_only=intent.reduce_only,
+        )
+
+    @classmethod
+    def denied(cls, intent: OrderIntent, time_ms: int, reason: str) -> Order:
+        """The record of an intent the risk engine refused (quantity 0 if it was unsized)."""
+        return replace(
+            cls.from_intent(intent, intent.quantity or 1.0, time_ms),
+            quantity=intent.quantity or 0.0,
+            status=OrderStatus.DENIED,
+            reason=reason,
         )
 
     @property

@@ -8,6 +8,8 @@ the caller names the symbol.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import pandas as pd
 
 from supreme.core.model import BarBatch
 
-__all__ = ["frame_to_batch", "read_bars"]
+__all__ = ["frame_to_batch", "read_bars", "replay"]
 
 _TIME_COLUMNS = ("timestamp", "datetime", "date", "time", "open_time")
 
@@ -71,3 +73,14 @@ def read_bars(path: str | Path, *, symbol: str | None = None) -> BarBatch:
     if "symbol" not in columns and symbol is None:
         symbol = path.stem
     return frame_to_batch(frame, symbol=symbol)
+
+
+async def replay(bars: BarBatch, *, rate: float, chunk: int = 100) -> AsyncIterator[BarBatch]:
+    """Replay ``bars`` (their own timestamps) at about ``rate`` bars per second, in chunks."""
+    if rate <= 0:
+        raise ValueError(f"rate must be > 0 bars/s, got {rate}")
+    step = max(1, min(chunk, int(rate // 10) or 1))
+    for start in range(0, len(bars), step):
+        part = bars.select(slice(start, start + step))
+        yield part
+        await asyncio.sleep(len(part) / rate)

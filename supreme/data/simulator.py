@@ -8,14 +8,16 @@ volatility, and volume that rises with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from supreme.core.model import BarBatch
 
-__all__ = ["SimulatorConfig", "simulate_bars"]
+__all__ = ["SimulatorConfig", "simulate_bars", "simulator_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,3 +112,46 @@ def simulate_bars(
         np.repeat(times, n_symbols),
         *stacked,
     )
+
+
+async def simulator_stream(
+    symbols: Sequence[str],
+    *,
+    rate: float,
+    seed: int = 0,
+    chunk: int = 5_000,
+    config: SimulatorConfig | None = None,
+) -> AsyncIterator[BarBatch]:
+    """Live simulated bars: one bar per symbol per tick, ``rate`` bars per second in all.
+
+    Bars are stamped with the wall clock (UTC ms, strictly increasing per symbol). Prices come
+    from :func:`simulate_bars` in chunks, each rescaled to continue from the last close, so the
+    stream can run for as long as the process does.
+    """
+    names = list(symbols)
+    interval = len(names) / rate
+    last_close: np.ndarray | None = None
+    last_ms = 0
+    k = 0
+    while True:
+        block = simulate_bars(names, chunk, seed=seed + k, config=config)
+        k += 1
+        n = len(names)
+        prices = {c: getattr(block, c).reshape(chunk, n) for c in ("open", "high", "low", "close")}
+        scale = np.ones(n) if last_close is None else last_close / prices["open"][0]
+        volume = block.volume.reshape(chunk, n)
+        for row in range(chunk):
+            now = max(int(time.time() * 1000), last_ms + 1)
+            last_ms = now
+            yield BarBatch(
+                names,
+                np.full(n, now, dtype=np.int64),
+                prices["open"][row] * scale,
+                prices["high"][row] * scale,
+                prices["low"][row] * scale,
+                prices["close"][row] * scale,
+                volume[row],
+                validate=False,
+            )
+            await asyncio.sleep(interval)
+        last_close = prices["close"][-1] * scale

@@ -10,12 +10,23 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from supreme._proto import backtest_pb2, common_pb2, risk_pb2, strategy_pb2
+from supreme._proto import backtest_pb2, common_pb2, market_data_pb2, risk_pb2, strategy_pb2
+from supreme.client.models import (
+    BarRejection,
+    CircuitBreakerView,
+    PortfolioView,
+    PositionView,
+    PublishResult,
+    RemoteOrder,
+    RiskStateView,
+    StrategyInstanceInfo,
+)
 from supreme.core.errors import InvalidArgument
 from supreme.core.model import (
     Bar,
@@ -205,7 +216,14 @@ def signal_from_proto(message: common_pb2.Signal) -> Signal:
 # -- orders and fills ---------------------------------------------------------------------------
 
 
+_REASON_CODE = re.compile(r"^([A-Z][A-Z_]+): ")
+
+
 def order_to_proto(order: Order, reason_code: str = "") -> common_pb2.Order:
+    """``reason_code`` defaults to the code a denied order's reason starts with."""
+    if not reason_code and order.status is OrderStatus.DENIED:
+        match = _REASON_CODE.match(order.reason)
+        reason_code = match.group(1) if match else ""
     message = common_pb2.Order(
         client_order_id=order.client_order_id,
         symbol=order.symbol,
@@ -413,3 +431,206 @@ def backtest_report_to_proto(report: Any) -> backtest_pb2.BacktestReport:
         ],
         report_json=json.dumps(data, allow_nan=False),
     )
+
+
+# -- the SDK's views (supreme.client.models) ----------------------------------------------------
+# The server builds these messages from domain objects with the *_to_proto functions above;
+# the SDK reads them back into the views below, which keep what the domain types cannot hold
+# (the server's valuation, a denial's reason code).
+
+
+def remote_order_from_proto(message: common_pb2.Order) -> RemoteOrder:
+    """The order with its ``reason_code`` (pair of :func:`order_to_proto`)."""
+    return RemoteOrder.from_order(order_from_proto(message), message.reason_code)
+
+
+def position_view_from_proto(message: common_pb2.Position) -> PositionView:
+    """Pair of :func:`position_to_proto`."""
+    return PositionView(
+        symbol=message.symbol,
+        quantity=message.quantity,
+        average_price=message.average_price,
+        realized_pnl=message.realized_pnl,
+        unrealized_pnl=message.unrealized_pnl,
+        market_price=message.market_price,
+        market_value=message.market_value,
+    )
+
+
+def portfolio_view_from_proto(message: common_pb2.Portfolio) -> PortfolioView:
+    """Pair of :func:`portfolio_to_proto`."""
+    return PortfolioView(
+        cash=message.cash,
+        equity=message.equity,
+        realized_pnl=message.realized_pnl,
+        unrealized_pnl=message.unrealized_pnl,
+        fees=message.fees,
+        gross_exposure=message.gross_exposure,
+        net_exposure=message.net_exposure,
+        positions=[position_view_from_proto(p) for p in message.positions],
+    )
+
+
+def publish_result_to_proto(result: PublishResult) -> market_data_pb2.PublishBarsResponse:
+    return market_data_pb2.PublishBarsResponse(
+        accepted=result.accepted,
+        rejected=result.rejected,
+        rejections=[
+            # Unpacked: a plain (index, symbol, time_ms, reason) tuple serves as well.
+            market_data_pb2.BarRejection(
+                index=index, symbol=symbol, time_unix_ms=time_ms, reason=reason
+            )
+            for index, symbol, time_ms, reason in result.rejections
+        ],
+        rejected_by_reason=result.rejected_by_reason,
+    )
+
+
+def publish_result_from_proto(message: market_data_pb2.PublishBarsResponse) -> PublishResult:
+    return PublishResult(
+        accepted=message.accepted,
+        rejected=message.rejected,
+        rejections=[
+            BarRejection(r.index, r.symbol, r.time_unix_ms, r.reason) for r in message.rejections
+        ],
+        rejected_by_reason=dict(message.rejected_by_reason),
+    )
+
+
+def strategy_info_from_proto(message: strategy_pb2.StrategyInfo) -> Any:
+    """The registry's ``StrategyInfo`` (pair of :func:`strategy_info_to_proto`)."""
+    # Imported here: the strategies package loads TA-Lib, which most conversions never need.
+    from supreme.core.strategies import Param, StrategyInfo
+
+    return StrategyInfo(
+        name=message.name,
+        description=message.description,
+        params=tuple(
+            Param(
+                name=p.name,
+                default=p.default_value,
+                low=p.min_value,
+                high=p.max_value,
+                integer=p.integer,
+                doc=p.description,
+            )
+            for p in message.params
+        ),
+    )
+
+
+def strategy_instance_info_to_proto(info: StrategyInstanceInfo) -> strategy_pb2.StrategyInstance:
+    return strategy_pb2.StrategyInstance(
+        instance_id=info.instance_id,
+        strategy=info.strategy,
+        symbols=list(info.symbols),
+        params=dict(info.params),
+        created_unix_ms=info.created_ms,
+        signals=info.signals,
+        orders=info.orders,
+    )
+
+
+def strategy_instance_info_from_proto(
+    message: strategy_pb2.StrategyInstance,
+) -> StrategyInstanceInfo:
+    return StrategyInstanceInfo(
+        instance_id=message.instance_id,
+        strategy=message.strategy,
+        symbols=list(message.symbols),
+        params=dict(message.params),
+        created_ms=message.created_unix_ms,
+        signals=message.signals,
+        orders=message.orders,
+    )
+
+
+def _trading_state_name(value: int, field: str) -> str:
+    return enum_from_proto(TRADING_STATE_FROM_PROTO, value, field, "TradingState")
+
+
+def risk_state_view_to_proto(view: RiskStateView) -> risk_pb2.RiskState:
+    return risk_pb2.RiskState(
+        state=TRADING_STATE_TO_PROTO[view.state],
+        manual_state=TRADING_STATE_TO_PROTO[view.manual_state],
+        equity=view.equity,
+        peak_equity=view.peak_equity,
+        drawdown=view.drawdown,
+        day_start_equity=view.day_start_equity,
+        gross_exposure=view.gross_exposure,
+        realized_pnl=view.realized_pnl,
+        unrealized_pnl=view.unrealized_pnl,
+        breakers=[
+            risk_pb2.CircuitBreaker(
+                name=b.name,
+                tripped=b.tripped,
+                state=TRADING_STATE_TO_PROTO.get(b.state, common_pb2.TRADING_STATE_UNSPECIFIED),
+                reason=b.reason,
+                tripped_unix_ms=b.tripped_ms,
+                cooldown_until_unix_ms=b.cooldown_until_ms,
+            )
+            for b in view.breakers
+        ],
+        limits=finite_limits(view.limits),
+    )
+
+
+def risk_state_view_from_proto(message: risk_pb2.RiskState) -> RiskStateView:
+    """The effective and manual states must be set; a breaker's state may be UNSPECIFIED
+    (read as "UNSPECIFIED"): it only matters while the breaker is tripped."""
+    return RiskStateView(
+        state=_trading_state_name(message.state, "state"),
+        manual_state=_trading_state_name(message.manual_state, "manual_state"),
+        equity=message.equity,
+        peak_equity=message.peak_equity,
+        drawdown=message.drawdown,
+        day_start_equity=message.day_start_equity,
+        gross_exposure=message.gross_exposure,
+        realized_pnl=message.realized_pnl,
+        unrealized_pnl=message.unrealized_pnl,
+        breakers=[
+            CircuitBreakerView(
+                name=b.name,
+                tripped=b.tripped,
+                state=TRADING_STATE_FROM_PROTO.get(b.state, "UNSPECIFIED"),
+                reason=b.reason,
+                tripped_ms=b.tripped_unix_ms,
+                cooldown_until_ms=b.cooldown_until_unix_ms,
+            )
+            for b in message.breakers
+        ],
+        limits=dict(message.limits),
+    )
+
+
+_REPORT_FIGURES = (
+    "initial_cash",
+    "final_equity",
+    "total_return",
+    "annualized_return",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "trades",
+    "win_rate",
+    "profit_factor",
+    "fees",
+    "realized_pnl",
+    "unrealized_pnl",
+)
+
+
+def backtest_report_from_proto(message: backtest_pb2.BacktestReport) -> dict[str, Any]:
+    """The report as a dict: ``report_json`` parsed (``BacktestReport.to_dict()``: trade list,
+    orders by status, ...) over the message's own figures, which fill in what it lacks.
+
+    ``equity_curve`` is a list of ``[time_ms, equity]``. Pair of :func:`backtest_report_to_proto`.
+    """
+    data: dict[str, Any] = {name: getattr(message, name) for name in _REPORT_FIGURES}
+    data["equity_curve"] = [[p.time_unix_ms, p.equity] for p in message.equity_curve]
+    if message.report_json:
+        parsed = json.loads(message.report_json)
+        if not isinstance(parsed, dict):
+            raise InvalidArgument("report_json must be a JSON object")
+        data.update(parsed)
+    return data

@@ -109,11 +109,12 @@ def test_record_denied(tmp_path: Path) -> None:
         denied = order("d", status=S.DENIED, reason="max position")
         assert engine.record_denied(denied) == denied
         assert journal.get("d") == denied
-        assert [(e.status, e.reason) for e in journal.events("d")] == [
-            (S.NEW, ""),
-            (S.DENIED, "max position"),
-        ]
+        assert [(e.status, e.reason) for e in journal.events("d")] == [(S.DENIED, "max position")]
         assert engine.record_denied(order("d", status=S.DENIED, reason="other")) == denied
+        # A request risk was asked to size and refused has no quantity; it is journaled as is.
+        unsized = order("u", qty=0.0, status=S.DENIED, reason="halted")
+        assert engine.record_denied(unsized) == unsized
+        assert journal.replay().orders["u"].quantity == 0.0
         with pytest.raises(InvalidArgument):
             engine.record_denied(order("n"))
 

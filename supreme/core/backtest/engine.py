@@ -1,7 +1,8 @@
 """Event-driven backtests on the live trading classes.
 
 The loop below is the live pipeline, run bar by bar on one thread: the same strategy instances,
-the same :class:`RiskEngine`, the same :class:`ExecutionEngine` and order journal, and the
+the same :class:`~supreme.core.desk.RiskDesk` (risk engine, portfolio, marks, ATR) that the live
+RiskActor wraps, the same :class:`ExecutionEngine` and order journal, and the
 :class:`PaperBroker` that the live execution worker uses for paper trading. Nothing here
 re-implements sizing, fills or accounting.
 
@@ -25,19 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from supreme.core.backtest.report import BacktestReport, build_report
+from supreme.core.desk import RiskDesk, decision_order
 from supreme.core.errors import InvalidArgument
 from supreme.core.execution import (
     ExecutionEngine,
     OrderJournal,
     PaperBroker,
     PaperBrokerConfig,
-    transition,
 )
-from supreme.core.indicators import ATR
-from supreme.core.model import Bar, BarBatch, Fill, Order, OrderIntent, OrderStatus, Portfolio
-from supreme.core.risk import MarketState, RiskConfig, RiskDecision, RiskEngine
+from supreme.core.model import Bar, BarBatch, Fill, Order, Portfolio, Signal
+from supreme.core.risk import RiskConfig, RiskDecision, RiskEngine
 from supreme.core.strategies import create_strategy
-from supreme.core.trading import ClientOrderIds, intents_for_signal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,90 +103,79 @@ class Backtest:
         for spec in self.specs:
             create_strategy(spec.name, "VALIDATE", dict(spec.params))
 
-        self.portfolio = Portfolio(cash=self.config.initial_cash)
-        self.risk = RiskEngine(self.config.risk, starting_equity=self.config.initial_cash)
+        # Risk, portfolio, marks and ATR: the same desk the live RiskActor runs.
+        self.desk = RiskDesk(
+            self.config.risk,
+            initial_cash=self.config.initial_cash,
+            atr_period=self.config.atr_period,
+            id_prefix="bt",
+        )
         self.broker = PaperBroker(self.config.broker)
         self.journal = OrderJournal(self.config.journal_path)
         self.journal.set_initial_cash(self.config.initial_cash)
         self.execution = ExecutionEngine(self.broker, self.journal)
-        self.prices: dict[str, float] = {}
-        self.atr_values: dict[str, float] = {}
-        self._atr: dict[str, ATR] = {}
         self._strategies: dict[str, list[Any]] = {}
-        self._ids = ClientOrderIds("bt")
-        self.signals: list[Any] = []
+        self.signals: list[Signal] = []
         self.fills: list[Fill] = []
         # Every order of the run, by client order id; filled in when the run ends.
         self.orders: dict[str, Order] = {}
         self.decisions: list[RiskDecision] = []
         self.risk_events: list[dict[str, Any]] = []
 
+    # -- the desk's state, under the names the backtest always had ---------------------------
+
+    @property
+    def risk(self) -> RiskEngine:
+        return self.desk.risk
+
+    @property
+    def portfolio(self) -> Portfolio:
+        return self.desk.portfolio
+
+    @property
+    def prices(self) -> dict[str, float]:
+        return self.desk.prices
+
+    @property
+    def atr_values(self) -> dict[str, float]:
+        return self.desk.atr_values
+
     # -- wiring -----------------------------------------------------------------------------
 
     def _attach(self, symbols: Iterable[str]) -> None:
         for symbol in symbols:
-            self._atr[symbol] = ATR(self.config.atr_period)
             self._strategies[symbol] = [
                 create_strategy(spec.name, symbol, dict(spec.params))
                 for spec in self.specs
                 if spec.symbols is None or symbol in spec.symbols
             ]
 
-    def _market(self) -> MarketState:
-        return MarketState(prices=self.prices, atr=self.atr_values, instruments={})
-
-    def _apply_fills(self, fills: Iterable[Fill], now_ms: int) -> None:
-        for fill in fills:
-            self.fills.append(fill)
-            self.portfolio = self.portfolio.apply_fill(fill)
-            self.risk.on_fill(fill, self.portfolio, now_ms)
-
-    def _held(self, strategy: str, symbol: str) -> float:
-        """What the strategy holds in the symbol: its filled position plus pending orders."""
-        held = self.risk.ledger.position(strategy, symbol)
-        for order in self.execution.open_orders():
-            if order.strategy == strategy and order.symbol == symbol:
-                held += order.side.sign * order.remaining_quantity
-        return held
-
-    async def _route(self, intent: OrderIntent, now_ms: int) -> None:
-        decision = self.risk.evaluate(
-            intent,
-            self.portfolio,
-            self._market(),
-            now_ms,
-            open_orders=self.execution.open_orders(),
-        )
-        self.decisions.append(decision)
-        if decision.approved:
-            await self.execution.submit(Order.from_intent(intent, decision.quantity, now_ms))
-        else:
-            denied = Order.from_intent(intent, intent.quantity or 1.0, now_ms)
-            self.execution.record_denied(
-                transition(denied, OrderStatus.DENIED, time_ms=now_ms, reason=decision.reason)
-            )
+    async def _route(self, decisions: list[RiskDecision]) -> None:
+        """Submit the approved orders, journal the denied ones, in decision order."""
+        for decision in decisions:
+            self.decisions.append(decision)
+            order = decision_order(decision)
+            if decision.approved:
+                await self.execution.submit(order)
+            else:
+                self.execution.record_denied(order)
 
     async def _on_bar(self, bar: Bar) -> None:
         now = bar.time_ms
         # 1-2. Pending orders fill against this bar; fills reach the portfolio and risk.
         self.broker.on_bar(bar)
-        self._apply_fills(self.execution.drain_fills(), now)
+        fills = self.execution.drain_fills()
+        self.fills.extend(fills)
+        self.desk.on_fills(fills, now)
         # 3. Mark to the close; in-trade risk checks may ask to exit.
-        self.prices[bar.symbol] = bar.close
-        atr_value = self._atr[bar.symbol].update(bar.high, bar.low, bar.close)
-        if atr_value == atr_value:  # not NaN
-            self.atr_values[bar.symbol] = atr_value
-        for intent in self.risk.on_mark(self.portfolio, self._market(), now):
-            await self._route(intent, now)
+        await self._route(self.desk.on_bar(bar, self.execution.open_orders()))
         # 4. Strategies decide on the close; their signals become orders through risk.
         for strategy in self._strategies[bar.symbol]:
             signal = strategy.on_bar(bar)
             if signal is None:
                 continue
             self.signals.append(signal)
-            held = self._held(signal.strategy, signal.symbol)
-            for intent in intents_for_signal(signal, held, self._ids):
-                await self._route(intent, now)
+            await self._route(self.desk.on_signal(signal, self.execution.open_orders()))
 
     async def _run(self, bars: BarBatch, progress: ProgressCallback | None) -> BacktestReport:
         self._attach(bars.symbols())
@@ -207,7 +195,7 @@ class Backtest:
             await self._on_bar(bar)
             if progress is not None and (n % every == 0 or n == total):
                 progress(n, total)
-            self.risk_events.extend(e.to_dict() for e in self.risk.drain_events())
+            self.risk_events.extend(e.to_dict() for e in self.desk.drain_events())
         if last_time is not None:
             times.append(last_time)
             equity.append(self.portfolio.equity(self.prices))

@@ -140,12 +140,12 @@ class ExecutionEngine:
                 f"record_denied needs a DENIED order, {order.client_order_id!r} is "
                 f"{order.status.value}"
             )
-        new = replace(order, status=OrderStatus.NEW, reason="", updated_ms=order.created_ms)
-        if not self.journal.record_new(new):
+        # Written as DENIED in one step: a denied sizing request has quantity 0, which no NEW
+        # order may have, and it never went anywhere that a NEW record would stand for.
+        if not self.journal.record_new(order):
             existing = self.get(order.client_order_id)
             assert existing is not None
             return existing
-        self.journal.update(order)
         return order
 
     async def cancel(self, client_order_id: str) -> Order:

@@ -1,0 +1,281 @@
+"""The gateway: a grpc.aio server that is also the Ray driver.
+
+Start-up order: Ray and the actors (the execution actor replays its journal, the risk actor
+restores its checkpoint), then the pipeline (hub, ingestor, trading router, which re-attaches
+persisted trading instances), then the gRPC server, then the feed. Health reports SERVING only
+when all of that is up, and NOT_SERVING while the cluster does not answer.
+
+Shutdown is the reverse: health goes NOT_SERVING, the feed stops, the server stops taking calls
+and gives in-flight streams the grace period, the pipeline drains (every accepted bar is
+processed and every decision journaled), and the execution actor closes its journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from supreme._proto import (
+    backtest_pb2,
+    backtest_pb2_grpc,
+    market_data_pb2,
+    market_data_pb2_grpc,
+    order_pb2,
+    order_pb2_grpc,
+    risk_pb2,
+    risk_pb2_grpc,
+    strategy_pb2,
+    strategy_pb2_grpc,
+)
+from supreme.core.shard import InstanceKey
+from supreme.server.config import GatewayConfig
+from supreme.server.hub import SignalHub
+from supreme.server.ingest import Ingestor
+from supreme.server.services import (
+    BacktestService,
+    MarketDataService,
+    OrderService,
+    RiskService,
+    StrategyService,
+)
+from supreme.server.trading import InstanceStore, OrderUpdates, TradingRouter
+
+log = logging.getLogger("supreme.server")
+
+__all__ = ["Gateway", "serve"]
+
+SERVICE_NAMES = (
+    market_data_pb2.DESCRIPTOR.services_by_name["MarketDataService"].full_name,
+    strategy_pb2.DESCRIPTOR.services_by_name["StrategyService"].full_name,
+    order_pb2.DESCRIPTOR.services_by_name["OrderService"].full_name,
+    risk_pb2.DESCRIPTOR.services_by_name["RiskService"].full_name,
+    backtest_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
+)
+
+# Protects against a single request large enough to exhaust memory (bytes).
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+class _Broadcast:
+    """Fan-out of plain events to streams, each with a bounded queue (None ends a stream)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._queues: set[asyncio.Queue] = set()
+        self._size = size
+
+    def subscribe(self) -> asyncio.Queue:
+        queue: asyncio.Queue = asyncio.Queue(self._size + 1)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self._queues.discard(queue)
+
+    def publish(self, item: Any) -> None:
+        for queue in tuple(self._queues):
+            if queue.qsize() >= self._size:
+                self._queues.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(item)
+
+
+class Gateway:
+    def __init__(self, config: GatewayConfig | None = None) -> None:
+        self.config = config or GatewayConfig()
+        self.cluster: Any = None
+        self.hub = SignalHub()
+        self.updates = OrderUpdates()
+        self.risk_events = _Broadcast()
+        self.ingestor: Ingestor | None = None
+        self.router: TradingRouter | None = None
+        self.health = health.aio.HealthServicer()
+        self.server: grpc.aio.Server | None = None
+        self.port: int | None = None
+        self.subscriptions = 0
+        self.cut_offs = 0
+        self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Bring everything up; returns the bound port."""
+        from supreme.workers.cluster import Cluster, ClusterConfig
+
+        cfg = self.config
+        state_dir = Path(cfg.state_dir)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        self.cluster = await asyncio.to_thread(
+            Cluster,
+            ClusterConfig(
+                ray_address=cfg.ray_address,
+                num_shards=cfg.num_shards,
+                history_limit=cfg.history_limit,
+                state_dir=str(state_dir),
+                initial_cash=cfg.initial_cash,
+            ),
+        )
+        self.router = TradingRouter(
+            shard_for=self.cluster.shard_for,
+            risk=self.cluster.risk,
+            execution=self.cluster.execution,
+            hub=self.hub,
+            store=InstanceStore(state_dir / "instances.json"),
+            updates=self.updates,
+        )
+        self.ingestor = Ingestor(
+            shard_of=self.cluster.shard_index,
+            shards=self.cluster.shards,
+            hub=self.hub,
+            on_flushed=self.router.on_bars,
+            flush_max_bars=cfg.flush_max_bars,
+            flush_interval_ms=cfg.flush_interval_ms,
+            max_inflight_flushes=cfg.max_inflight_flushes,
+        )
+        self.ingestor.start()
+        await self.router.start()
+        for name in cfg.start_strategies:
+            await self.router.start_instance(name, list(cfg.feed_symbols), {}, f"boot-{name}")
+
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ]
+        )
+        market_data_pb2_grpc.add_MarketDataServiceServicer_to_server(
+            MarketDataService(self), self.server
+        )
+        strategy_pb2_grpc.add_StrategyServiceServicer_to_server(StrategyService(self), self.server)
+        order_pb2_grpc.add_OrderServiceServicer_to_server(OrderService(self), self.server)
+        risk_pb2_grpc.add_RiskServiceServicer_to_server(RiskService(self), self.server)
+        backtest_pb2_grpc.add_BacktestServiceServicer_to_server(BacktestService(self), self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.port = self.server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        if self.port == 0:
+            raise RuntimeError(f"could not bind {cfg.host}:{cfg.port}")
+        await self.server.start()
+        self._tasks.append(asyncio.create_task(self._pump_risk_events(), name="risk-events"))
+        self._tasks.append(asyncio.create_task(self._watch_cluster(), name="health-watch"))
+        if cfg.feed != "none":
+            self._tasks.append(asyncio.create_task(self._run_feed(), name="feed"))
+        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        log.info("gateway listening on %s:%d (feed %s)", cfg.host, self.port, cfg.feed)
+        return self.port
+
+    async def stop(self, grace: float | None = None) -> None:
+        grace = self.config.grace_seconds if grace is None else grace
+        await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        for task in self._tasks:
+            task.cancel()
+        if self.server is not None:
+            await self.server.stop(grace)
+        with contextlib.suppress(Exception):
+            if self.ingestor is not None:
+                await asyncio.wait_for(self.ingestor.close(), timeout=grace + 5)
+            if self.router is not None:
+                await asyncio.wait_for(self.router.close(), timeout=grace + 5)
+        if self.cluster is not None:
+            with contextlib.suppress(Exception):
+                await self.cluster.execution.close.remote()
+        log.info("gateway stopped")
+
+    async def _set_health(self, status: int) -> None:
+        await self.health.set("", status)
+        for name in SERVICE_NAMES:
+            await self.health.set(name, status)
+
+    # -- background work -------------------------------------------------------------------------
+
+    def detach_later(self, keys: Iterable[InstanceKey]) -> None:
+        """Detach a finished subscription's instances without holding up its stream's end."""
+
+        async def detach() -> None:
+            await asyncio.gather(
+                *(self.cluster.shard_for(k.symbol).detach.remote(k) for k in keys),
+                return_exceptions=True,
+            )
+
+        task = asyncio.create_task(detach())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _run_feed(self) -> None:
+        cfg = self.config
+        try:
+            if cfg.feed == "simulator":
+                from supreme.data.simulator import simulator_stream
+
+                stream = simulator_stream(cfg.feed_symbols, rate=cfg.feed_rate, seed=cfg.feed_seed)
+            else:
+                from supreme.data.files import read_bars, replay
+
+                path = cfg.feed.split(":", 1)[1]
+                stream = replay(await asyncio.to_thread(read_bars, path), rate=cfg.feed_rate)
+            async for batch in stream:
+                await self.ingestor.submit(batch)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a broken feed is logged; the gateway stays up
+            log.exception("the %s feed stopped", cfg.feed)
+
+    async def _pump_risk_events(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            try:
+                events = await self.cluster.risk.drain_events.remote()
+            except Exception:  # the health watch reports an absent actor
+                continue
+            for event in events:
+                self.risk_events.publish(event)
+
+    async def _watch_cluster(self) -> None:
+        serving = True
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                await self.cluster.ping(timeout=5.0)
+                ok = True
+            except Exception:  # any failure means "not serving"
+                ok = False
+            if ok != serving:
+                serving = ok
+                await self._set_health(
+                    health_pb2.HealthCheckResponse.SERVING
+                    if ok
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
+                log.warning("cluster %s", "back" if ok else "unavailable: NOT_SERVING")
+
+
+async def serve(config: GatewayConfig, *, duration: float | None = None) -> None:
+    """Run a gateway until SIGINT/SIGTERM (or ``duration`` seconds), then stop gracefully."""
+    gateway = Gateway(config)
+    await gateway.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        if duration is None:
+            await stop.wait()
+        else:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=duration)
+    finally:
+        await gateway.stop()

@@ -1,0 +1,67 @@
+"""``supreme serve``: the gateway's command-line options."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+
+from supreme.server.config import DEFAULT_SYMBOLS, GatewayConfig
+
+__all__ = ["add_serve_command", "config_from_args"]
+
+
+def add_serve_command(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    serve = commands.add_parser("serve", help="run the gateway (gRPC server + Ray driver)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument("--port", type=int, default=50051, help="gRPC port (0 picks a free one)")
+    serve.add_argument(
+        "--feed", default="simulator", help="simulator | none | csv:PATH (CSV or Parquet replay)"
+    )
+    serve.add_argument(
+        "--symbols", default=",".join(DEFAULT_SYMBOLS), help="feed symbols, comma separated"
+    )
+    serve.add_argument("--rate", type=float, default=20.0, help="feed bars per second, in all")
+    serve.add_argument("--seed", type=int, default=7, help="simulator seed")
+    serve.add_argument("--ray-address", default=os.environ.get("SUPREME_RAY_ADDRESS"))
+    serve.add_argument("--shards", type=int, default=None, help="SymbolShard actors (def. CPUs)")
+    serve.add_argument("--state-dir", default=os.environ.get("SUPREME_STATE_DIR", ".supreme"))
+    serve.add_argument("--cash", type=float, default=100_000.0, help="paper account cash")
+    serve.add_argument(
+        "--start-strategy",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="start a trading instance of NAME on the feed symbols (repeatable)",
+    )
+    serve.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    serve.add_argument("--log-level", default="INFO")
+    serve.set_defaults(handler=run_serve)
+    return serve
+
+
+def config_from_args(args: argparse.Namespace) -> GatewayConfig:
+    return GatewayConfig(
+        host=args.host,
+        port=args.port,
+        feed=args.feed,
+        feed_symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
+        feed_rate=args.rate,
+        feed_seed=args.seed,
+        ray_address=args.ray_address,
+        num_shards=args.shards,
+        state_dir=args.state_dir,
+        initial_cash=args.cash,
+        start_strategies=tuple(args.start_strategy),
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from supreme.server.app import serve
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(serve(config_from_args(args), duration=args.duration))
+    return 0

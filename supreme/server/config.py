@@ -1,0 +1,55 @@
+"""The gateway's configuration: one frozen object, validated on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from supreme.core.errors import InvalidArgument
+
+__all__ = ["DEFAULT_SYMBOLS", "GatewayConfig"]
+
+DEFAULT_SYMBOLS = ("BTC-USD", "ETH-USD", "SOL-USD", "AAPL", "MSFT", "SPY")
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    # 0 picks a free port (tests); the bound port is reported by Gateway.start().
+    port: int = 50051
+    # "simulator", "none", or "csv:PATH" (CSV or Parquet, replayed at `feed_rate`).
+    feed: str = "simulator"
+    feed_symbols: tuple[str, ...] = DEFAULT_SYMBOLS
+    # Bars per second across all symbols for the simulator and file replay.
+    feed_rate: float = 20.0
+    feed_seed: int = 7
+    ray_address: str | None = None
+    num_shards: int | None = None
+    state_dir: str = ".supreme"
+    initial_cash: float = 100_000.0
+    history_limit: int = 10_000
+    # Micro-batching: a shard batch is flushed at this many bars or after this many ms.
+    flush_max_bars: int = 4_096
+    flush_interval_ms: float = 2.0
+    # Flushes allowed in flight before publishers are slowed down (backpressure).
+    max_inflight_flushes: int = 4
+    # Signals a subscriber may have queued before it is cut off with RESOURCE_EXHAUSTED.
+    subscriber_queue_size: int = 10_000
+    # Strategies started at boot as trading instances (name -> symbols; empty = feed symbols).
+    start_strategies: tuple[str, ...] = field(default_factory=tuple)
+    grace_seconds: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65_535:
+            raise InvalidArgument(f"port must lie in [0, 65535], got {self.port}")
+        if not (self.feed in ("simulator", "none") or self.feed.startswith(("csv:", "parquet:"))):
+            raise InvalidArgument(f"feed must be simulator, none or csv:PATH, got {self.feed!r}")
+        if self.feed_rate <= 0:
+            raise InvalidArgument(f"feed_rate must be > 0 bars/s, got {self.feed_rate}")
+        if self.num_shards is not None and self.num_shards < 1:
+            raise InvalidArgument(f"num_shards must be >= 1, got {self.num_shards}")
+        if self.flush_max_bars < 1 or self.flush_interval_ms <= 0:
+            raise InvalidArgument("flush_max_bars must be >= 1 and flush_interval_ms > 0")
+        if self.subscriber_queue_size < 1 or self.max_inflight_flushes < 1:
+            raise InvalidArgument("subscriber_queue_size and max_inflight_flushes must be >= 1")
+        if not self.feed_symbols:
+            raise InvalidArgument("feed_symbols must name at least one symbol")

@@ -1,0 +1,91 @@
+"""The one place where exceptions become gRPC status codes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from supreme.core.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+
+log = logging.getLogger("supreme.server")
+
+T = TypeVar("T")
+
+
+class Unavailable(Exception):
+    """A backend the request needs (Ray, an actor) is not reachable right now."""
+
+
+def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
+    """Map an exception to the status code and message a client sees.
+
+    Domain faults keep their message (it says what was wrong and what was expected). Anything
+    unexpected is INTERNAL with a generic message; its traceback goes to the log, not the wire.
+    """
+    # Model constructors raise plain ValueError naming the field: bad input, not a fault.
+    if isinstance(exc, InvalidArgument | ValueError):
+        return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
+    if isinstance(exc, NotFound):
+        return grpc.StatusCode.NOT_FOUND, str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, AlreadyExists):
+        return grpc.StatusCode.ALREADY_EXISTS, str(exc)
+    if isinstance(exc, FailedPrecondition):
+        return grpc.StatusCode.FAILED_PRECONDITION, str(exc)
+    if isinstance(exc, ResourceExhausted):
+        return grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc)
+    if isinstance(exc, Unavailable):
+        return grpc.StatusCode.UNAVAILABLE, str(exc)
+    return grpc.StatusCode.INTERNAL, "internal error; see the gateway's log"
+
+
+async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    code, message = status_for(exc)
+    if code is grpc.StatusCode.INTERNAL:
+        log.exception("unexpected error in an RPC", exc_info=exc)
+    await context.abort(code, message)
+
+
+def unary(
+    method: Callable[..., Awaitable[T]],
+) -> Callable[..., Awaitable[T]]:
+    """Wrap a unary servicer method so every failure leaves through :func:`status_for`."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext) -> T:
+        try:
+            return await method(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # this is the mapping boundary
+            await abort_with(context, exc)
+            raise  # unreachable: abort raises
+
+    return wrapper
+
+
+def streaming(
+    method: Callable[..., AsyncIterator[T]],
+) -> Callable[..., AsyncIterator[T]]:
+    """The same for server-streaming methods (async generators)."""
+
+    @functools.wraps(method)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext):
+        try:
+            async for item in method(self, request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # this is the mapping boundary
+            await abort_with(context, exc)
+
+    return wrapper

@@ -1,0 +1,235 @@
+"""Bar ingestion: validation, per-symbol ordering, micro-batching per shard, and dispatch.
+
+Bars from every source (PublishBars streams and the gateway's own feed) go through one
+:class:`Ingestor`, which is the only writer of the per-symbol clock, so "late" has one meaning.
+
+Batching policy: pending bars are flushed when ``flush_max_bars`` have gathered, when the
+oldest pending bar has waited ``flush_interval_ms``, or at once when no flush is in flight (an
+idle pipeline gains nothing by waiting). At most ``max_inflight_flushes`` flushes are in flight;
+beyond that, publishers wait, which pushes back through gRPC flow control. Results are
+dispatched in flush order, so each subscriber sees a symbol's signals in bar order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from supreme.core.model import BarBatch
+from supreme.server.hub import SignalHub
+
+log = logging.getLogger("supreme.server.ingest")
+
+__all__ = ["IngestOutcome", "Ingestor", "Rejection"]
+
+INVALID = "INVALID"
+OUT_OF_ORDER = "OUT_OF_ORDER"
+DUPLICATE = "DUPLICATE"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    symbol: str
+    time_ms: int
+    code: str
+    reason: str
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    accepted: int = 0
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class IngestStats:
+    received: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    flushes: int = 0
+    signals: int = 0
+
+
+class Ingestor:
+    """Validates, orders and batches bars; sends them to shards, execution and risk."""
+
+    def __init__(
+        self,
+        *,
+        shard_of: Callable[[str], int],
+        shards: list[Any],
+        hub: SignalHub,
+        on_flushed: Callable[[BarBatch], None] | None = None,
+        flush_max_bars: int = 4_096,
+        flush_interval_ms: float = 2.0,
+        max_inflight_flushes: int = 4,
+    ) -> None:
+        self._shard_of = shard_of
+        self._shards = shards
+        self._hub = hub
+        self._on_flushed = on_flushed
+        self._max_bars = flush_max_bars
+        self._interval = flush_interval_ms / 1000.0
+        self._slots = asyncio.Semaphore(max_inflight_flushes)
+        self._inflight = 0
+        self._last_time: dict[str, int] = {}
+        self._pending: list[BarBatch] = []
+        self._pending_rows = 0
+        self._pending_since = 0.0
+        self._wake = asyncio.Event()
+        self._previous_dispatch: asyncio.Task | None = None
+        self._flusher: asyncio.Task | None = None
+        self._closed = False
+        self.stats = IngestStats()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._flusher = asyncio.create_task(self._flush_loop(), name="ingest-flusher")
+
+    async def drain(self) -> None:
+        """Flush what is pending and wait until every flush has been dispatched."""
+        await self._flush()
+        if self._previous_dispatch is not None:
+            await asyncio.shield(self._previous_dispatch)
+
+    async def close(self) -> None:
+        self._closed = True
+        await self.drain()
+        if self._flusher is not None:
+            self._flusher.cancel()
+
+    # -- ingestion -------------------------------------------------------------------------------
+
+    def last_time_ms(self, symbol: str) -> int | None:
+        return self._last_time.get(symbol)
+
+    async def submit(self, batch: BarBatch, *, index_offset: int = 0) -> IngestOutcome:
+        """Screen ``batch`` (unvalidated rows are fine) and queue its good rows."""
+        outcome = IngestOutcome()
+        n = len(batch)
+        if n == 0:
+            return outcome
+        self.stats.received += n
+        keep = np.ones(n, dtype=bool)
+        bad = batch.invalid_rows()
+        symbols = batch.symbol.tolist()
+        times = batch.time_ms.tolist()
+        for row, reason in bad.items():
+            keep[row] = False
+            outcome.rejections.append(
+                Rejection(index_offset + row, str(symbols[row]), times[row], INVALID, reason)
+            )
+        last = self._last_time
+        for row in range(n):
+            if not keep[row]:
+                continue
+            symbol, t = symbols[row], times[row]
+            previous = last.get(symbol)
+            if previous is not None and t <= previous:
+                keep[row] = False
+                code = DUPLICATE if t == previous else OUT_OF_ORDER
+                outcome.rejections.append(
+                    Rejection(
+                        index_offset + row,
+                        symbol,
+                        t,
+                        code,
+                        f"bar at {t} is {'a duplicate of' if t == previous else 'older than'} "
+                        f"the last accepted bar of {symbol} at {previous}; bars of a symbol "
+                        "must arrive in strictly increasing time",
+                    )
+                )
+            else:
+                last[symbol] = t
+        outcome.rejections.sort(key=lambda r: r.index)
+        for rejection in outcome.rejections:
+            self.stats.rejected[rejection.code] += 1
+        accepted = int(keep.sum())
+        outcome.accepted = accepted
+        self.stats.accepted += accepted
+        if accepted:
+            good = batch if accepted == n else batch.select(keep)
+            if not self._pending:
+                self._pending_since = time.perf_counter()
+            self._pending.append(good)
+            self._pending_rows += accepted
+            if self._pending_rows >= self._max_bars:
+                await self._flush()
+            else:
+                self._wake.set()
+        return outcome
+
+    # -- flushing --------------------------------------------------------------------------------
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if not self._pending:
+                continue
+            if self._inflight:
+                # Something is in flight: let more bars gather, up to the window.
+                wait = self._interval - (time.perf_counter() - self._pending_since)
+                if wait > 0:
+                    await asyncio.sleep(wait)
+            else:
+                # Idle pipeline: take whatever else arrives in this loop turn, then go.
+                await asyncio.sleep(0)
+            try:
+                await self._flush()
+            except Exception:  # the flusher must survive a bad flush
+                log.exception("flush failed")
+
+    async def _flush(self) -> None:
+        if not self._pending:
+            return
+        parts, self._pending, self._pending_rows = self._pending, [], 0
+        batch = parts[0] if len(parts) == 1 else BarBatch.concat(parts)
+        await self._slots.acquire()
+        self._inflight += 1
+        self.stats.flushes += 1
+        try:
+            shard_of = self._shard_of
+            owners = np.fromiter((shard_of(s) for s in batch.symbol.tolist()), np.int64, len(batch))
+            shards = np.unique(owners).tolist()
+            refs = [
+                self._shards[index].process.remote(
+                    batch if len(shards) == 1 else batch.select(owners == index)
+                )
+                for index in shards
+            ]
+        except BaseException:
+            self._inflight -= 1
+            self._slots.release()
+            raise
+        previous = self._previous_dispatch
+        self._previous_dispatch = asyncio.create_task(self._dispatch(batch, refs, previous))
+
+    async def _dispatch(
+        self, batch: BarBatch, refs: list[Any], previous: asyncio.Task | None
+    ) -> None:
+        try:
+            results = await asyncio.gather(*refs)
+            if previous is not None:
+                await asyncio.shield(previous)
+            # The flush's bars go to the trading side before its signals, and after the
+            # previous flush's signals: orders then fill on the bar after their signal.
+            if self._on_flushed is not None:
+                self._on_flushed(batch)
+            for result in results:
+                self.stats.signals += len(result.signals)
+                self._hub.publish(result.signals)
+        except Exception:  # a failed shard call must not stop later flushes
+            log.exception("dispatching a flush failed")
+        finally:
+            self._inflight -= 1
+            self._slots.release()

@@ -1,0 +1,324 @@
+"""Trading instances and the route from signals to orders.
+
+A trading instance is a strategy on some symbols whose signals become orders. It outlives the
+client that started it: its definition is persisted in ``state_dir/instances.json`` and it is
+re-attached when the gateway starts again.
+
+One worker task serializes everything that touches risk and execution (market data for the
+paper broker and the risk marks, trading signals, manual orders), so the risk actor always
+decides on the state that the previous decision left, and no approved order can be lost
+between the two actors: the execution actor journals it before it is sent anywhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from supreme.core.desk import decision_order
+from supreme.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from supreme.core.model import BarBatch, Fill, Order, OrderIntent, Signal
+from supreme.core.shard import InstanceKey, keys_for
+from supreme.server.hub import SignalHub
+
+log = logging.getLogger("supreme.server.trading")
+
+__all__ = ["InstanceStore", "OrderUpdates", "TradingInstance", "TradingRouter"]
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(slots=True)
+class TradingInstance:
+    instance_id: str
+    strategy: str
+    params: dict[str, float]
+    symbols: list[str]
+    created_ms: int
+    signals: int = 0
+    orders: int = 0
+    keys: tuple[InstanceKey, ...] = field(default=(), repr=False)
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        del record["keys"], record["signals"], record["orders"]
+        return record
+
+
+class InstanceStore:
+    """Trading instance definitions on disk, rewritten atomically on every change."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+
+    def load(self) -> list[dict[str, Any]]:
+        if not self._path.exists():
+            return []
+        return list(json.loads(self._path.read_text()))
+
+    def save(self, instances: Iterable[TradingInstance]) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self._path.with_suffix(".tmp")
+        with open(tmp, "w") as handle:
+            json.dump([i.to_record() for i in instances], handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self._path)
+
+
+class OrderUpdates:
+    """Broadcast of order updates to StreamOrderUpdates streams (bounded queue each)."""
+
+    def __init__(self, queue_size: int = 10_000) -> None:
+        self._queues: set[asyncio.Queue] = set()
+        self._size = queue_size
+
+    def subscribe(self) -> asyncio.Queue:
+        # One slot beyond the limit, for the end-of-stream marker of a stream cut off.
+        queue: asyncio.Queue = asyncio.Queue(self._size + 1)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self._queues.discard(queue)
+
+    def publish(self, order: Order, fill: Fill | None = None) -> None:
+        for queue in tuple(self._queues):
+            if queue.qsize() >= self._size:
+                # A stream that cannot keep up is ended (None); it can reconnect and list.
+                self._queues.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait((order, fill))
+
+
+class _InstanceSink:
+    """The hub's view of a trading instance: signals go to the router's queue, never dropped."""
+
+    def __init__(self, instance: TradingInstance, router: TradingRouter) -> None:
+        self.id = f"instance:{instance.instance_id}"
+        self.keys = instance.keys
+        self._instance = instance
+        self._router = router
+
+    def offer(self, instance_id: str, signal: Signal) -> bool:
+        self._instance.signals += 1
+        self._router.enqueue(("signal", self._instance.instance_id, signal))
+        return True
+
+
+class TradingRouter:
+    def __init__(
+        self,
+        *,
+        shard_for: Any,
+        risk: Any,
+        execution: Any,
+        hub: SignalHub,
+        store: InstanceStore,
+        updates: OrderUpdates,
+    ) -> None:
+        self._shard_for = shard_for
+        self._risk = risk
+        self._execution = execution
+        self._hub = hub
+        self._store = store
+        self._updates = updates
+        self._instances: dict[str, TradingInstance] = {}
+        self._sinks: dict[str, _InstanceSink] = {}
+        self._queue: asyncio.Queue = asyncio.Queue()
+        self._lock = asyncio.Lock()
+        self._worker: asyncio.Task | None = None
+        self._ids = itertools.count(1)
+        self.errors = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for record in self._store.load():
+            try:
+                await self._start(
+                    record["strategy"],
+                    record["symbols"],
+                    record["params"],
+                    record["instance_id"],
+                    created_ms=int(record["created_ms"]),
+                    persist=False,
+                )
+            except Exception:  # one bad record must not stop the others
+                log.exception("could not restore trading instance %s", record)
+        self._worker = asyncio.create_task(self._work(), name="trading-router")
+
+    async def drain(self) -> None:
+        await self._queue.join()
+
+    async def close(self) -> None:
+        await self.drain()
+        if self._worker is not None:
+            self._worker.cancel()
+
+    def enqueue(self, item: tuple) -> None:
+        self._queue.put_nowait(item)
+
+    def on_bars(self, batch: BarBatch) -> None:
+        """Market data for the paper broker and the risk marks, in flush order."""
+        self._queue.put_nowait(("bars", batch))
+
+    # -- instances -------------------------------------------------------------------------------
+
+    def instances(self) -> list[TradingInstance]:
+        return list(self._instances.values())
+
+    async def start_instance(
+        self,
+        strategy: str,
+        symbols: list[str],
+        params: Mapping[str, float],
+        instance_id: str = "",
+    ) -> TradingInstance:
+        return await self._start(strategy, symbols, params, instance_id, now_ms(), persist=True)
+
+    async def _start(
+        self,
+        strategy: str,
+        symbols: list[str],
+        params: Mapping[str, float],
+        instance_id: str,
+        created_ms: int,
+        *,
+        persist: bool,
+    ) -> TradingInstance:
+        if not symbols:
+            raise InvalidArgument("symbols must name at least one symbol")
+        keys = keys_for(strategy, params, dict.fromkeys(symbols))
+        instance_id = instance_id or f"{strategy}-{created_ms}-{next(self._ids)}"
+        if instance_id in self._instances:
+            raise AlreadyExists(f"trading instance {instance_id!r} already exists")
+        instance = TradingInstance(
+            instance_id,
+            strategy,
+            keys[0].params_dict(),
+            [k.symbol for k in keys],
+            created_ms,
+            keys=tuple(keys),
+        )
+        sink = _InstanceSink(instance, self)
+        self._hub.add(sink)
+        try:
+            await asyncio.gather(*(self._shard_for(k.symbol).attach.remote(k) for k in keys))
+        except BaseException:
+            self._hub.remove(sink)
+            raise
+        self._instances[instance_id] = instance
+        self._sinks[instance_id] = sink
+        if persist:
+            self._store.save(self._instances.values())
+        log.info("trading instance %s started on %s", instance_id, instance.symbols)
+        return instance
+
+    async def stop_instance(self, instance_id: str) -> TradingInstance:
+        instance = self._instances.get(instance_id)
+        if instance is None:
+            raise NotFound(f"no trading instance {instance_id!r}")
+        self._hub.remove(self._sinks.pop(instance_id))
+        del self._instances[instance_id]
+        self._store.save(self._instances.values())
+        await asyncio.gather(*(self._shard_for(k.symbol).detach.remote(k) for k in instance.keys))
+        return instance
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    async def submit_manual(self, intent: OrderIntent) -> tuple[Order, str]:
+        """Route one manual order through risk and execution; returns it and the reason code."""
+        async with self._lock:
+            existing = await self._execution.get.remote(intent.client_order_id)
+            if existing is not None:
+                return existing, ""
+            open_orders = await self._execution.open_orders.remote()
+            decision = await self._risk.evaluate.remote(intent, open_orders)
+            orders = await self._apply([decision])
+        order, code = orders[0]
+        if order.status.name == "DENIED" and code == "HALTED":
+            raise FailedPrecondition(f"trading is halted: {order.reason}")
+        return order, code
+
+    async def cancel(self, client_order_id: str) -> Order:
+        async with self._lock:
+            order = await self._execution.cancel.remote(client_order_id)
+        self._updates.publish(order)
+        return order
+
+    async def _apply(self, decisions: list[Any]) -> list[tuple[Order, str]]:
+        """Journal and send approved orders, journal denials; returns the orders in order."""
+        # Orders are stamped with the decision's market time, so the paper broker fills them
+        # on the next bar of the market clock, whatever the wall clock says.
+        approved = [decision_order(d) for d in decisions if d.approved]
+        denied = [decision_order(d) for d in decisions if not d.approved and d.intent is not None]
+        submitted = await self._execution.submit.remote(approved) if approved else []
+        if denied:
+            await self._execution.record_denied.remote(denied)
+        by_id = {o.client_order_id: o for o in [*submitted, *denied]}
+        results = []
+        for decision in decisions:
+            order = by_id.get(decision.client_order_id)
+            if order is None:
+                continue
+            code = decision.reason_code.name if hasattr(decision.reason_code, "name") else ""
+            results.append((order, code))
+            self._updates.publish(order)
+            instance = self._instances.get(order.strategy)
+            if instance is not None:
+                instance.orders += 1
+        return results
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            item = await self._queue.get()
+            try:
+                async with self._lock:
+                    await self._handle(item)
+            except Exception:  # keep routing; the failure is logged and counted
+                self.errors += 1
+                log.exception("trading router failed on %s", item[0])
+            finally:
+                self._queue.task_done()
+
+    async def _handle(self, item: tuple) -> None:
+        kind = item[0]
+        if kind == "bars":
+            batch: BarBatch = item[1]
+            fills = await self._execution.on_bars.remote(batch)
+            decisions = await self._risk.on_bars.remote(batch)
+            for fill in fills:
+                order = await self._execution.get.remote(fill.client_order_id)
+                if order is not None:
+                    self._updates.publish(order, fill)
+            if decisions:
+                await self._apply(decisions)
+        elif kind == "signal":
+            _, instance_id, signal = item
+            # Trading instances trade under their instance id, so attribution is per instance.
+            routed = Signal(
+                signal.symbol,
+                instance_id,
+                signal.time_ms,
+                signal.direction,
+                signal.strength,
+                signal.price,
+            )
+            open_orders = await self._execution.open_orders.remote()
+            decisions = await self._risk.on_signals.remote([routed], open_orders)
+            if decisions:
+                await self._apply(decisions)

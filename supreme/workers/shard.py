@@ -1,0 +1,126 @@
+"""``SymbolShard``: the Ray actor that owns a set of symbols (a thin shell over ShardCore).
+
+The gateway sends each shard columnar batches (one call per micro-batch, never one per bar: an
+actor call costs 0.2-1 ms) and gets back the signals of the strategy instances attached to the
+batch's symbols. All the logic is in :class:`supreme.core.shard.ShardCore`.
+
+State lives in memory only. If the actor process dies, Ray restarts it (``max_restarts``) empty,
+with a new ``incarnation`` in :meth:`SymbolShard.ping`: a caller that sees the incarnation
+change re-attaches its subscriptions (and may re-send recent history).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import ray
+
+from supreme.core.errors import InvalidArgument
+from supreme.core.model import BarBatch
+from supreme.core.shard import InstanceKey, ShardCore, ShardResult
+
+__all__ = ["SymbolShard", "as_batch"]
+
+_COLUMNS = ("symbol", "time_ms", "open", "high", "low", "close", "volume")
+
+
+def as_batch(data: BarBatch | Mapping[str, Any]) -> BarBatch:
+    """A :class:`BarBatch` from a batch or a mapping of its columns (numpy arrays or lists).
+
+    A mapping is validated like any new batch (its rows have not been checked yet).
+    """
+    if isinstance(data, BarBatch):
+        return data
+    if isinstance(data, Mapping):
+        missing = [c for c in _COLUMNS[:6] if c not in data]
+        if missing:
+            raise InvalidArgument(f"bar columns missing: {missing}; expected {list(_COLUMNS)}")
+        return BarBatch(
+            *(np.asarray(data[c]) for c in _COLUMNS[:6]),
+            data.get("volume"),
+        )
+    raise InvalidArgument(f"expected a BarBatch or a mapping of columns, got {type(data).__name__}")
+
+
+def _key(strategy: str | InstanceKey, params: Mapping[str, float] | None, symbol: str | None):
+    if isinstance(strategy, InstanceKey):
+        return strategy
+    if symbol is None:
+        raise InvalidArgument("symbol is required")
+    return InstanceKey.of(strategy, params, symbol)
+
+
+@ray.remote(num_cpus=0)
+class SymbolShard:
+    """One shard of the symbol space. Methods run one at a time, in call order per caller."""
+
+    def __init__(self, name: str = "shard", *, history_limit: int = 10_000) -> None:
+        self._core = ShardCore(history_limit=history_limit)
+        self._name = name
+        self._incarnation = uuid.uuid4().hex
+        self._started_ms = int(time.time() * 1000)
+
+    # -- instances -----------------------------------------------------------------------------
+
+    def attach(
+        self,
+        strategy: str | InstanceKey,
+        params: Mapping[str, float] | None = None,
+        symbol: str | None = None,
+    ) -> dict[str, Any]:
+        """Attach (or share) an instance; ``{"id", "created", "refcount"}``."""
+        key = _key(strategy, params, symbol)
+        created = self._core.attach(key)
+        return {"id": key.id, "created": created, "refcount": self._core.instances()[key]}
+
+    def detach(
+        self,
+        strategy: str | InstanceKey,
+        params: Mapping[str, float] | None = None,
+        symbol: str | None = None,
+    ) -> dict[str, Any]:
+        """Drop one reference; ``{"id", "removed", "refcount"}``."""
+        key = _key(strategy, params, symbol)
+        removed = self._core.detach(key)
+        return {"id": key.id, "removed": removed, "refcount": self._core.instances().get(key, 0)}
+
+    def attach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
+        return [self.attach(k) for k in keys]
+
+    def detach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
+        return [self.detach(k) for k in keys]
+
+    def instances(self) -> list[dict[str, Any]]:
+        return [
+            {**k.to_dict(), "id": k.id, "refcount": n} for k, n in self._core.instances().items()
+        ]
+
+    # -- bars ----------------------------------------------------------------------------------
+
+    def process(self, batch: BarBatch | Mapping[str, Any]) -> ShardResult:
+        """Apply a batch (a BarBatch or a mapping of columns); the signals it produced."""
+        return self._core.process(as_batch(batch))
+
+    # -- views ---------------------------------------------------------------------------------
+
+    def history(self, symbol: str, limit: int | None = None) -> BarBatch:
+        return self._core.history(symbol, limit)
+
+    def symbols(self) -> list[str]:
+        return self._core.symbols()
+
+    def stats(self) -> dict[str, Any]:
+        return {**self._core.stats(), "name": self._name, "incarnation": self._incarnation}
+
+    def ping(self) -> dict[str, Any]:
+        return {
+            "actor": self._name,
+            "incarnation": self._incarnation,
+            "pid": os.getpid(),
+            "started_ms": self._started_ms,
+        }
