@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TextIO
 
+from supreme.client.demo import add_demo_arguments, run_demo
 from supreme.client.errors import (
     AlreadyExistsError,
     InvalidArgumentError,
@@ -22,6 +23,7 @@ from supreme.client.errors import (
     UnavailableError,
 )
 from supreme.core.errors import SupremeError
+from supreme.server.cli import add_serve_command
 
 __all__ = ["main"]
 
@@ -764,12 +766,21 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--token", help="bearer token for --remote (default $SUPREME_TOKEN)")
     bt.set_defaults(handler=_cmd_backtest)
 
-    demo = commands.add_parser("demo", help="backtest all strategies on simulated data")
-    demo.add_argument("--symbols", default="BTC-USD,ETH-USD,SOL-USD")
-    demo.add_argument("--bars", type=int, default=5_000, help="bars per symbol")
-    demo.add_argument("--seed", type=int, default=7)
-    demo.add_argument("--cash", type=float, default=100_000.0)
-    demo.set_defaults(handler=_cmd_demo)
+    demo = commands.add_parser(
+        "demo", help="run the whole stack on embedded defaults and watch it live"
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(handler=run_demo)
+
+    offline = commands.add_parser(
+        "demo-backtest", help="backtest all strategies on simulated data and print the reports"
+    )
+    offline.add_argument("--symbols", default="BTC-USD,ETH-USD,SOL-USD")
+    offline.add_argument("--bars", type=int, default=5_000, help="bars per symbol")
+    offline.add_argument("--seed", type=int, default=7)
+    offline.add_argument("--cash", type=float, default=100_000.0)
+    offline.set_defaults(handler=_cmd_demo)
+    add_serve_command(commands)
     _add_client_commands(commands)
     return parser
 

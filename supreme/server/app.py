@@ -7,7 +7,8 @@ when all of that is up, and NOT_SERVING while the cluster does not answer.
 
 Shutdown is the reverse: health goes NOT_SERVING, the feed stops, the server stops taking calls
 and gives in-flight streams the grace period, the pipeline drains (every accepted bar is
-processed and every decision journaled), and the execution actor closes its journal.
+processed and every decision journaled), the risk actor checkpoints, the execution actor closes
+its journal, the actors end, and a Ray this gateway started is shut down.
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ class Gateway:
                 history_limit=cfg.history_limit,
                 state_dir=str(state_dir),
                 initial_cash=cfg.initial_cash,
+                namespace=cfg.namespace,
+                include_dashboard=cfg.include_dashboard,
             ),
         )
         self.router = TradingRouter(
@@ -190,8 +193,10 @@ class Gateway:
             if self.router is not None:
                 await asyncio.wait_for(self.router.close(), timeout=grace + 5)
         if self.cluster is not None:
+            # Checkpoints risk, closes the journal, ends the actors, and stops Ray if this
+            # gateway started it.
             with contextlib.suppress(Exception):
-                await self.cluster.execution.close.remote()
+                await asyncio.to_thread(self.cluster.shutdown)
         log.info("gateway stopped")
 
     async def _set_health(self, status: int) -> None:

@@ -23,6 +23,9 @@ class GatewayConfig:
     feed_rate: float = 20.0
     feed_seed: int = 7
     ray_address: str | None = None
+    # Ray namespace of this deployment's named actors; two gateways in one namespace share them.
+    namespace: str = "supreme"
+    include_dashboard: bool = False
     num_shards: int | None = None
     state_dir: str = ".supreme"
     initial_cash: float = 100_000.0

@@ -54,8 +54,15 @@ class LoopThread:
         self.thread.join(5)
 
 
-def start_gateway(loop: LoopThread, state_dir, **overrides) -> Gateway:
-    config = GatewayConfig(port=0, feed="none", state_dir=str(state_dir), num_shards=2, **overrides)
+def start_gateway(loop: LoopThread, state_dir, namespace: str, **overrides) -> Gateway:
+    config = GatewayConfig(
+        port=0,
+        feed="none",
+        state_dir=str(state_dir),
+        num_shards=2,
+        namespace=namespace,
+        **overrides,
+    )
     gateway = Gateway(config)
     loop.run(gateway.start())
     return gateway
@@ -74,8 +81,8 @@ def state_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def gateway(loop, state_dir) -> Iterator[Gateway]:
-    gw = start_gateway(loop, state_dir)
+def gateway(loop, state_dir, ray_session) -> Iterator[Gateway]:
+    gw = start_gateway(loop, state_dir, f"{ray_session}-gateway")
     yield gw
     loop.run(gw.stop(grace=1.0))
 
@@ -467,11 +474,12 @@ def test_malformed_bar_columns_are_refused_without_killing_the_server(channel):
     assert "same" in info.value.details() or "must have" in info.value.details()
 
 
-def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path):
-    # Last in the module: stopping this second gateway closes the shared execution journal.
+def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path, ray_session):
     # A second gateway with small subscriber queues and small flushes (a flush's signals land
-    # in the queues at once); it shares the module's Ray actors.
-    gateway = start_gateway(loop, tmp_path, subscriber_queue_size=500, flush_max_bars=200)
+    # in the queues at once), with actors of its own.
+    gateway = start_gateway(
+        loop, tmp_path, f"{ray_session}-slow", subscriber_queue_size=500, flush_max_bars=200
+    )
     try:
         target = f"127.0.0.1:{gateway.port}"
         # The slow reader's connection keeps HTTP/2's initial 64 KiB window (no BDP growth),
@@ -506,3 +514,52 @@ def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path):
             fast.cancel()
     finally:
         loop.run(gateway.stop(grace=1.0))
+
+
+def test_trading_instances_orders_and_positions_survive_a_gateway_restart(
+    loop, tmp_path, ray_session
+):
+    namespace = f"{ray_session}-restart"
+    first = start_gateway(loop, tmp_path, namespace)
+    with grpc.insecure_channel(f"127.0.0.1:{first.port}") as channel:
+        strategies = strategy_pb2_grpc.StrategyServiceStub(channel)
+        strategies.StartStrategy(
+            strategy_pb2.StartStrategyRequest(
+                strategy="breakout", symbols=["RST"], instance_id="keep-me"
+            )
+        )
+        publish(channel, renamed(simulate_bars("X", 1_500, seed=13), {"X": "RST"}))
+        loop.run(first.ingestor.drain())
+        loop.run(first.router.drain())
+        orders_before = (
+            order_pb2_grpc.OrderServiceStub(channel)
+            .ListOrders(order_pb2.ListOrdersRequest(symbol="RST"))
+            .orders
+        )
+        portfolio_before = (
+            order_pb2_grpc.OrderServiceStub(channel)
+            .GetPortfolio(order_pb2.GetPortfolioRequest())
+            .portfolio
+        )
+    assert any(o.status == common_pb2.ORDER_STATUS_FILLED for o in orders_before)
+    # A full stop: the actors end too, so the second gateway rebuilds from disk alone.
+    loop.run(first.stop(grace=1.0))
+
+    second = start_gateway(loop, tmp_path, namespace)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{second.port}") as channel:
+            instances = strategy_pb2_grpc.StrategyServiceStub(channel).ListStrategyInstances(
+                strategy_pb2.ListStrategyInstancesRequest()
+            )
+            assert [i.instance_id for i in instances.instances] == ["keep-me"]
+            stub = order_pb2_grpc.OrderServiceStub(channel)
+            orders_after = stub.ListOrders(order_pb2.ListOrdersRequest(symbol="RST")).orders
+            portfolio_after = stub.GetPortfolio(order_pb2.GetPortfolioRequest()).portfolio
+        key = [(o.client_order_id, o.status, o.filled_quantity) for o in orders_before]
+        assert [(o.client_order_id, o.status, o.filled_quantity) for o in orders_after] == key
+        assert portfolio_after.cash == pytest.approx(portfolio_before.cash)
+        assert [p.quantity for p in portfolio_after.positions] == pytest.approx(
+            [p.quantity for p in portfolio_before.positions]
+        )
+    finally:
+        loop.run(second.stop(grace=1.0))

@@ -203,7 +203,7 @@ def test_cli_reports_bad_parameters_clearly(csv_path, capsys):
 
 
 def test_demo_runs_all_three_strategies(capsys):
-    assert main(["demo", "--bars", "800", "--symbols", "X,Y"]) == 0
+    assert main(["demo-backtest", "--bars", "800", "--symbols", "X,Y"]) == 0
     out = capsys.readouterr().out
     for name in ALL:
         assert f"== {name} ==" in out
