@@ -79,7 +79,10 @@ class OrderServiceServicer:
     """
 
     def SubmitOrder(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One exception to the rule above: while trading is HALTED, SubmitOrder fails with
+        FAILED_PRECONDITION (the denied order is still journaled, and GetOrder shows it with
+        reason_code "HALTED").
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')

@@ -35,6 +35,8 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
         metavar="NAME",
         help="start a trading instance of NAME on the feed symbols (repeatable)",
     )
+    serve.add_argument("--dashboard", action="store_true", help="start the Ray dashboard (:8265)")
+    serve.add_argument("--namespace", default="supreme", help="Ray namespace of the actors")
     serve.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     serve.add_argument("--log-level", default="INFO")
     serve.set_defaults(handler=run_serve)
@@ -54,6 +56,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         state_dir=args.state_dir,
         initial_cash=args.cash,
         start_strategies=tuple(args.start_strategy),
+        include_dashboard=args.dashboard,
+        namespace=args.namespace,
     )
 
 
