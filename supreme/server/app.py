@@ -62,6 +62,9 @@ SERVICE_NAMES = (
     backtest_pb2.DESCRIPTOR.services_by_name["BacktestService"].full_name,
 )
 
+PING_TIMEOUT_S = 10.0
+PING_TIMEOUTS_BEFORE_NOT_SERVING = 3
+
 # Protects against a single request large enough to exhaust memory (bytes).
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -249,13 +252,19 @@ class Gateway:
                 self.risk_events.publish(event)
 
     async def _watch_cluster(self) -> None:
+        """NOT_SERVING at once when an actor is dead, or after several pings in a row time out
+        (a busy actor answers late; one slow answer on a loaded machine is not an outage)."""
         serving = True
+        timeouts = 0
         while True:
             await asyncio.sleep(1.0)
             try:
-                await self.cluster.ping(timeout=5.0)
-                ok = True
-            except Exception:  # any failure means "not serving"
+                await self.cluster.ping(timeout=PING_TIMEOUT_S)
+                ok, timeouts = True, 0
+            except TimeoutError:
+                timeouts += 1
+                ok = timeouts < PING_TIMEOUTS_BEFORE_NOT_SERVING
+            except Exception:  # a dead or unreachable actor
                 ok = False
             if ok != serving:
                 serving = ok
@@ -264,7 +273,7 @@ class Gateway:
                     if ok
                     else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
-                log.warning("cluster %s", "back" if ok else "unavailable: NOT_SERVING")
+                log.warning("cluster %s", "back: SERVING" if ok else "unavailable: NOT_SERVING")
 
 
 async def serve(config: GatewayConfig, *, duration: float | None = None) -> None:
