@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import grpc
 import numpy as np
 import pytest
+import ray
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -561,5 +562,16 @@ def test_trading_instances_orders_and_positions_survive_a_gateway_restart(
         assert [p.quantity for p in portfolio_after.positions] == pytest.approx(
             [p.quantity for p in portfolio_before.positions]
         )
+        # The risk actor gone for good: health must say so.
+        ray.kill(second.cluster.risk, no_restart=True)
+        with grpc.insecure_channel(f"127.0.0.1:{second.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                status = health.Check(health_pb2.HealthCheckRequest(service="")).status
+                if status == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    break
+                time.sleep(0.2)
+            assert status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         loop.run(second.stop(grace=1.0))
