@@ -628,17 +628,12 @@ class SignalStream(ResponseStream[Signal]):
 _DEFAULT: Any = object()
 
 
-class SupremeClient:
-    """Synchronous client. ``SupremeClient(channel)`` wraps any ``grpc.Channel`` (it is not
-    closed by ``close()`` unless ``close_channel=True``); :meth:`connect` opens one.
-
-    ``timeout`` is the default deadline, in seconds, of unary calls (None: no deadline).
-    Streams (subscriptions, order updates, risk events, backtests, publishing) have none.
-    """
+class _ClientBase:
+    """The stubs and call settings both clients share; ``channel`` is sync or ``grpc.aio``."""
 
     def __init__(
         self,
-        channel: grpc.Channel,
+        channel: Any,
         *,
         token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
@@ -654,6 +649,15 @@ class SupremeClient:
         self._risk = risk_pb2_grpc.RiskServiceStub(channel)
         self._backtest = backtest_pb2_grpc.BacktestServiceStub(channel)
         self._health = health_pb2_grpc.HealthStub(channel)
+
+
+class SupremeClient(_ClientBase):
+    """Synchronous client. ``SupremeClient(channel)`` wraps any ``grpc.Channel`` (it is not
+    closed by ``close()`` unless ``close_channel=True``); :meth:`connect` opens one.
+
+    ``timeout`` is the default deadline, in seconds, of unary calls (None: no deadline).
+    Streams (subscriptions, order updates, risk events, backtests, publishing) have none.
+    """
 
     @classmethod
     def connect(
@@ -1036,28 +1040,9 @@ class AsyncSignalStream(AsyncResponseStream[Signal]):
         return stream
 
 
-class AsyncSupremeClient:
+class AsyncSupremeClient(_ClientBase):
     """The asyncio client: the methods of :class:`SupremeClient`, awaited (streams are async
     iterators). ``AsyncSupremeClient(channel)`` wraps any ``grpc.aio.Channel``."""
-
-    def __init__(
-        self,
-        channel: grpc.aio.Channel,
-        *,
-        token: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        close_channel: bool = False,
-    ) -> None:
-        self._channel = channel
-        self._metadata = _auth_metadata(token)
-        self.timeout = timeout
-        self._close_channel = close_channel
-        self._market = market_data_pb2_grpc.MarketDataServiceStub(channel)
-        self._strategy = strategy_pb2_grpc.StrategyServiceStub(channel)
-        self._orders = order_pb2_grpc.OrderServiceStub(channel)
-        self._risk = risk_pb2_grpc.RiskServiceStub(channel)
-        self._backtest = backtest_pb2_grpc.BacktestServiceStub(channel)
-        self._health = health_pb2_grpc.HealthStub(channel)
 
     @classmethod
     def connect(
