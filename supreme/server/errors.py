@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import grpc
+import ray
 
 from supreme.core.errors import (
     AlreadyExists,
@@ -31,7 +32,21 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
 
     Domain faults keep their message (it says what was wrong and what was expected). Anything
     unexpected is INTERNAL with a generic message; its traceback goes to the log, not the wire.
+    An error raised inside an actor arrives wrapped in Ray's RayTaskError, whose text carries
+    the remote traceback: the original exception is mapped instead, so no traceback, path or
+    address reaches a client.
     """
+    if isinstance(exc, ray.exceptions.RayTaskError) and exc.cause is not None:
+        exc = exc.cause
+    if isinstance(
+        exc,
+        ray.exceptions.RayActorError
+        | ray.exceptions.ActorUnavailableError
+        | ray.exceptions.GetTimeoutError,
+    ):
+        return grpc.StatusCode.UNAVAILABLE, (
+            "a backend actor is not reachable right now; retry shortly"
+        )
     # Model constructors raise plain ValueError naming the field: bad input, not a fault.
     if isinstance(exc, InvalidArgument | ValueError):
         return grpc.StatusCode.INVALID_ARGUMENT, str(exc)
