@@ -154,6 +154,9 @@ class Gateway:
         for name in cfg.start_strategies:
             await self.router.start_instance(name, list(cfg.feed_symbols), {}, f"boot-{name}")
 
+        # Every actor answers before anything is served: the first calls then find warm
+        # processes instead of waiting for workers to start.
+        await self.cluster.ping(timeout=120.0)
         self.server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),

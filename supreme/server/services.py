@@ -141,11 +141,19 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
         subscriber = QueueSubscriber(keys, gw.config.subscriber_queue_size)
         # Into the hub first, then into the shards: no signal produced after attaching is lost.
         gw.hub.add(subscriber)
-        attached = []
+        attached: list[Any] = []
+        counted = False
         try:
+            by_shard: dict[int, list[Any]] = {}
             for key in keys:
-                await gw.cluster.shard_for(key.symbol).attach.remote(key)
-                attached.append(key)
+                by_shard.setdefault(gw.cluster.shard_index(key.symbol), []).append(key)
+            # One call per owning shard, all shards at once. If one fails, every key is
+            # detached again in `finally` (a key that was never attached is ignored there).
+            attached = keys
+            await asyncio.gather(
+                *(gw.cluster.shards[i].attach_many.remote(ks) for i, ks in by_shard.items())
+            )
+            counted = True
             gw.subscriptions += 1
             yield strategy_pb2.SubscribeSignalsResponse(
                 started=strategy_pb2.SubscriptionStarted(
@@ -166,8 +174,9 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
                 yield strategy_pb2.SubscribeSignalsResponse(signal=convert.signal_to_proto(item))
         finally:
             gw.hub.remove(subscriber)
-            if attached:
+            if counted:
                 gw.subscriptions -= 1
+            if attached:
                 gw.detach_later(attached)
 
     @unary

@@ -285,22 +285,31 @@ class TradingRouter:
 
     async def _work(self) -> None:
         while True:
-            item = await self._queue.get()
+            items = [await self._queue.get()]
+            # Take whatever else is waiting: consecutive market data merges into one batch and
+            # consecutive signals into one decision call, so the router keeps up with the feed
+            # however small the flushes are.
+            while not self._queue.empty():
+                items.append(self._queue.get_nowait())
             try:
-                async with self._lock:
-                    await self._handle(item)
-            except Exception:  # keep routing; the failure is logged and counted
-                self.errors += 1
-                log.exception("trading router failed on %s", item[0])
+                for kind, run in _runs(items):
+                    try:
+                        async with self._lock:
+                            await self._handle(kind, run)
+                    except Exception:  # keep routing; the failure is logged and counted
+                        self.errors += 1
+                        log.exception("trading router failed on %s", kind)
             finally:
-                self._queue.task_done()
+                for _ in items:
+                    self._queue.task_done()
 
-    async def _handle(self, item: tuple) -> None:
-        kind = item[0]
+    async def _handle(self, kind: str, items: list[tuple]) -> None:
         if kind == "bars":
-            batch: BarBatch = item[1]
+            parts = [item[1] for item in items]
+            batch = parts[0] if len(parts) == 1 else BarBatch.concat(parts)
             fills = await self._execution.on_bars.remote(batch)
-            decisions = await self._risk.on_bars.remote(batch)
+            open_orders = await self._execution.open_orders.remote()
+            decisions = await self._risk.on_bars.remote(batch, open_orders)
             for fill in fills:
                 order = await self._execution.get.remote(fill.client_order_id)
                 if order is not None:
@@ -308,17 +317,23 @@ class TradingRouter:
             if decisions:
                 await self._apply(decisions)
         elif kind == "signal":
-            _, instance_id, signal = item
             # Trading instances trade under their instance id, so attribution is per instance.
-            routed = Signal(
-                signal.symbol,
-                instance_id,
-                signal.time_ms,
-                signal.direction,
-                signal.strength,
-                signal.price,
-            )
+            routed = [
+                Signal(s.symbol, instance_id, s.time_ms, s.direction, s.strength, s.price)
+                for _, instance_id, s in items
+            ]
             open_orders = await self._execution.open_orders.remote()
-            decisions = await self._risk.on_signals.remote([routed], open_orders)
+            decisions = await self._risk.on_signals.remote(routed, open_orders)
             if decisions:
                 await self._apply(decisions)
+
+
+def _runs(items: list[tuple]) -> list[tuple[str, list[tuple]]]:
+    """Consecutive items of the same kind, grouped, in order."""
+    runs: list[tuple[str, list[tuple]]] = []
+    for item in items:
+        if runs and runs[-1][0] == item[0]:
+            runs[-1][1].append(item)
+        else:
+            runs.append((item[0], [item]))
+    return runs
