@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from supreme._proto import common_pb2 as supreme_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19supreme/v1/strategy.proto\x12\nsupreme.v1\x1a\x17supreme/v1/common.proto\"\x80\x01\n\rStrategyParam\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rdefault_value\x18\x02 \x01(\x01\x12\x11\n\tmin_value\x18\x03 \x01(\x01\x12\x11\n\tmax_value\x18\x04 \x01(\x01\x12\x0f\n\x07integer\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"\\\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06params\x18\x03 \x03(\x0b\x32\x19.supreme.v1.StrategyParam\"\x17\n\x15ListStrategiesRequest\"F\n\x16ListStrategiesResponse\x12,\n\nstrategies\x18\x01 \x03(\x0b\x32\x18.supreme.v1.StrategyInfo\"\xac\x01\n\x17SubscribeSignalsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12?\n\x06params\x18\x03 \x03(\x0b\x32/.supreme.v1.SubscribeSignalsRequest.ParamsEntry\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xab\x01\n\x13SubscriptionStarted\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12;\n\x06params\x18\x02 \x03(\x0b\x32+.supreme.v1.SubscriptionStarted.ParamsEntry\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"}\n\x18SubscribeSignalsResponse\x12\x32\n\x07started\x18\x01 \x01(\x0b\x32\x1f.supreme.v1.SubscriptionStartedH\x00\x12$\n\x06signal\x18\x02 \x01(\x0b\x32\x12.supreme.v1.SignalH\x00\x42\x07\n\x05\x65vent\"\xed\x01\n\x10StrategyInstance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x12\x38\n\x06params\x18\x04 \x03(\x0b\x32(.supreme.v1.StrategyInstance.ParamsEntry\x12\x17\n\x0f\x63reated_unix_ms\x18\x05 \x01(\x03\x12\x0f\n\x07signals\x18\x06 \x01(\x03\x12\x0e\n\x06orders\x18\x07 \x01(\x03\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xbb\x01\n\x14StartStrategyRequest\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12<\n\x06params\x18\x03 \x03(\x0b\x32,.supreme.v1.StartStrategyRequest.ParamsEntry\x12\x13\n\x0binstance_id\x18\x04 \x01(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"G\n\x15StartStrategyResponse\x12.\n\x08instance\x18\x01 \x01(\x0b\x32\x1c.supreme.v1.StrategyInstance\"*\n\x13StopStrategyRequest\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\"F\n\x14StopStrategyResponse\x12.\n\x08instance\x18\x01 \x01(\x0b\x32\x1c.supreme.v1.StrategyInstance\"\x1e\n\x1cListStrategyInstancesRequest\"P\n\x1dListStrategyInstancesResponse\x12/\n\tinstances\x18\x01 \x03(\x0b\x32\x1c.supreme.v1.StrategyInstance2\xe2\x03\n\x0fStrategyService\x12W\n\x0eListStrategies\x12!.supreme.v1.ListStrategiesRequest\x1a\".supreme.v1.ListStrategiesResponse\x12_\n\x10SubscribeSignals\x12#.supreme.v1.SubscribeSignalsRequest\x1a$.supreme.v1.SubscribeSignalsResponse0\x01\x12T\n\rStartStrategy\x12 .supreme.v1.StartStrategyRequest\x1a!.supreme.v1.StartStrategyResponse\x12Q\n\x0cStopStrategy\x12\x1f.supreme.v1.StopStrategyRequest\x1a .supreme.v1.StopStrategyResponse\x12l\n\x15ListStrategyInstances\x12(.supreme.v1.ListStrategyInstancesRequest\x1a).supreme.v1.ListStrategyInstancesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19supreme/v1/strategy.proto\x12\nsupreme.v1\x1a\x17supreme/v1/common.proto\"\x80\x01\n\rStrategyParam\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rdefault_value\x18\x02 \x01(\x01\x12\x11\n\tmin_value\x18\x03 \x01(\x01\x12\x11\n\tmax_value\x18\x04 \x01(\x01\x12\x0f\n\x07integer\x18\x05 \x01(\x08\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"\\\n\x0cStrategyInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12)\n\x06params\x18\x03 \x03(\x0b\x32\x19.supreme.v1.StrategyParam\"\x17\n\x15ListStrategiesRequest\"F\n\x16ListStrategiesResponse\x12,\n\nstrategies\x18\x01 \x03(\x0b\x32\x18.supreme.v1.StrategyInfo\"\xbf\x01\n\x17SubscribeSignalsRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12?\n\x06params\x18\x03 \x03(\x0b\x32/.supreme.v1.SubscribeSignalsRequest.ParamsEntry\x12\x11\n\tmax_batch\x18\x04 \x01(\r\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"2\n\x0bSignalBatch\x12#\n\x07signals\x18\x01 \x03(\x0b\x32\x12.supreme.v1.Signal\"\xab\x01\n\x13SubscriptionStarted\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12;\n\x06params\x18\x02 \x03(\x0b\x32+.supreme.v1.SubscriptionStarted.ParamsEntry\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xa9\x01\n\x18SubscribeSignalsResponse\x12\x32\n\x07started\x18\x01 \x01(\x0b\x32\x1f.supreme.v1.SubscriptionStartedH\x00\x12$\n\x06signal\x18\x02 \x01(\x0b\x32\x12.supreme.v1.SignalH\x00\x12*\n\x07signals\x18\x03 \x01(\x0b\x32\x17.supreme.v1.SignalBatchH\x00\x42\x07\n\x05\x65vent\"\xed\x01\n\x10StrategyInstance\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12\x0f\n\x07symbols\x18\x03 \x03(\t\x12\x38\n\x06params\x18\x04 \x03(\x0b\x32(.supreme.v1.StrategyInstance.ParamsEntry\x12\x17\n\x0f\x63reated_unix_ms\x18\x05 \x01(\x03\x12\x0f\n\x07signals\x18\x06 \x01(\x03\x12\x0e\n\x06orders\x18\x07 \x01(\x03\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xbb\x01\n\x14StartStrategyRequest\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0f\n\x07symbols\x18\x02 \x03(\t\x12<\n\x06params\x18\x03 \x03(\x0b\x32,.supreme.v1.StartStrategyRequest.ParamsEntry\x12\x13\n\x0binstance_id\x18\x04 \x01(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"G\n\x15StartStrategyResponse\x12.\n\x08instance\x18\x01 \x01(\x0b\x32\x1c.supreme.v1.StrategyInstance\"*\n\x13StopStrategyRequest\x12\x13\n\x0binstance_id\x18\x01 \x01(\t\"F\n\x14StopStrategyResponse\x12.\n\x08instance\x18\x01 \x01(\x0b\x32\x1c.supreme.v1.StrategyInstance\"\x1e\n\x1cListStrategyInstancesRequest\"P\n\x1dListStrategyInstancesResponse\x12/\n\tinstances\x18\x01 \x03(\x0b\x32\x1c.supreme.v1.StrategyInstance2\xe2\x03\n\x0fStrategyService\x12W\n\x0eListStrategies\x12!.supreme.v1.ListStrategiesRequest\x1a\".supreme.v1.ListStrategiesResponse\x12_\n\x10SubscribeSignals\x12#.supreme.v1.SubscribeSignalsRequest\x1a$.supreme.v1.SubscribeSignalsResponse0\x01\x12T\n\rStartStrategy\x12 .supreme.v1.StartStrategyRequest\x1a!.supreme.v1.StartStrategyResponse\x12Q\n\x0cStopStrategy\x12\x1f.supreme.v1.StopStrategyRequest\x1a .supreme.v1.StopStrategyResponse\x12l\n\x15ListStrategyInstances\x12(.supreme.v1.ListStrategyInstancesRequest\x1a).supreme.v1.ListStrategyInstancesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,33 +49,35 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTSTRATEGIESRESPONSE']._serialized_start=316
   _globals['_LISTSTRATEGIESRESPONSE']._serialized_end=386
   _globals['_SUBSCRIBESIGNALSREQUEST']._serialized_start=389
-  _globals['_SUBSCRIBESIGNALSREQUEST']._serialized_end=561
-  _globals['_SUBSCRIBESIGNALSREQUEST_PARAMSENTRY']._serialized_start=516
-  _globals['_SUBSCRIBESIGNALSREQUEST_PARAMSENTRY']._serialized_end=561
-  _globals['_SUBSCRIPTIONSTARTED']._serialized_start=564
-  _globals['_SUBSCRIPTIONSTARTED']._serialized_end=735
-  _globals['_SUBSCRIPTIONSTARTED_PARAMSENTRY']._serialized_start=516
-  _globals['_SUBSCRIPTIONSTARTED_PARAMSENTRY']._serialized_end=561
-  _globals['_SUBSCRIBESIGNALSRESPONSE']._serialized_start=737
-  _globals['_SUBSCRIBESIGNALSRESPONSE']._serialized_end=862
-  _globals['_STRATEGYINSTANCE']._serialized_start=865
-  _globals['_STRATEGYINSTANCE']._serialized_end=1102
-  _globals['_STRATEGYINSTANCE_PARAMSENTRY']._serialized_start=516
-  _globals['_STRATEGYINSTANCE_PARAMSENTRY']._serialized_end=561
-  _globals['_STARTSTRATEGYREQUEST']._serialized_start=1105
-  _globals['_STARTSTRATEGYREQUEST']._serialized_end=1292
-  _globals['_STARTSTRATEGYREQUEST_PARAMSENTRY']._serialized_start=516
-  _globals['_STARTSTRATEGYREQUEST_PARAMSENTRY']._serialized_end=561
-  _globals['_STARTSTRATEGYRESPONSE']._serialized_start=1294
-  _globals['_STARTSTRATEGYRESPONSE']._serialized_end=1365
-  _globals['_STOPSTRATEGYREQUEST']._serialized_start=1367
-  _globals['_STOPSTRATEGYREQUEST']._serialized_end=1409
-  _globals['_STOPSTRATEGYRESPONSE']._serialized_start=1411
-  _globals['_STOPSTRATEGYRESPONSE']._serialized_end=1481
-  _globals['_LISTSTRATEGYINSTANCESREQUEST']._serialized_start=1483
-  _globals['_LISTSTRATEGYINSTANCESREQUEST']._serialized_end=1513
-  _globals['_LISTSTRATEGYINSTANCESRESPONSE']._serialized_start=1515
-  _globals['_LISTSTRATEGYINSTANCESRESPONSE']._serialized_end=1595
-  _globals['_STRATEGYSERVICE']._serialized_start=1598
-  _globals['_STRATEGYSERVICE']._serialized_end=2080
+  _globals['_SUBSCRIBESIGNALSREQUEST']._serialized_end=580
+  _globals['_SUBSCRIBESIGNALSREQUEST_PARAMSENTRY']._serialized_start=535
+  _globals['_SUBSCRIBESIGNALSREQUEST_PARAMSENTRY']._serialized_end=580
+  _globals['_SIGNALBATCH']._serialized_start=582
+  _globals['_SIGNALBATCH']._serialized_end=632
+  _globals['_SUBSCRIPTIONSTARTED']._serialized_start=635
+  _globals['_SUBSCRIPTIONSTARTED']._serialized_end=806
+  _globals['_SUBSCRIPTIONSTARTED_PARAMSENTRY']._serialized_start=535
+  _globals['_SUBSCRIPTIONSTARTED_PARAMSENTRY']._serialized_end=580
+  _globals['_SUBSCRIBESIGNALSRESPONSE']._serialized_start=809
+  _globals['_SUBSCRIBESIGNALSRESPONSE']._serialized_end=978
+  _globals['_STRATEGYINSTANCE']._serialized_start=981
+  _globals['_STRATEGYINSTANCE']._serialized_end=1218
+  _globals['_STRATEGYINSTANCE_PARAMSENTRY']._serialized_start=535
+  _globals['_STRATEGYINSTANCE_PARAMSENTRY']._serialized_end=580
+  _globals['_STARTSTRATEGYREQUEST']._serialized_start=1221
+  _globals['_STARTSTRATEGYREQUEST']._serialized_end=1408
+  _globals['_STARTSTRATEGYREQUEST_PARAMSENTRY']._serialized_start=535
+  _globals['_STARTSTRATEGYREQUEST_PARAMSENTRY']._serialized_end=580
+  _globals['_STARTSTRATEGYRESPONSE']._serialized_start=1410
+  _globals['_STARTSTRATEGYRESPONSE']._serialized_end=1481
+  _globals['_STOPSTRATEGYREQUEST']._serialized_start=1483
+  _globals['_STOPSTRATEGYREQUEST']._serialized_end=1525
+  _globals['_STOPSTRATEGYRESPONSE']._serialized_start=1527
+  _globals['_STOPSTRATEGYRESPONSE']._serialized_end=1597
+  _globals['_LISTSTRATEGYINSTANCESREQUEST']._serialized_start=1599
+  _globals['_LISTSTRATEGYINSTANCESREQUEST']._serialized_end=1629
+  _globals['_LISTSTRATEGYINSTANCESRESPONSE']._serialized_start=1631
+  _globals['_LISTSTRATEGYINSTANCESRESPONSE']._serialized_end=1711
+  _globals['_STRATEGYSERVICE']._serialized_start=1714
+  _globals['_STRATEGYSERVICE']._serialized_end=2196
 # @@protoc_insertion_point(module_scope)

@@ -44,7 +44,7 @@ class ListStrategiesResponse(_message.Message):
     def __init__(self, strategies: _Optional[_Iterable[_Union[StrategyInfo, _Mapping]]] = ...) -> None: ...
 
 class SubscribeSignalsRequest(_message.Message):
-    __slots__ = ("symbols", "strategy", "params")
+    __slots__ = ("symbols", "strategy", "params", "max_batch")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -55,10 +55,18 @@ class SubscribeSignalsRequest(_message.Message):
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BATCH_FIELD_NUMBER: _ClassVar[int]
     symbols: _containers.RepeatedScalarFieldContainer[str]
     strategy: str
     params: _containers.ScalarMap[str, float]
-    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    max_batch: int
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., strategy: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., max_batch: _Optional[int] = ...) -> None: ...
+
+class SignalBatch(_message.Message):
+    __slots__ = ("signals",)
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
+    signals: _containers.RepeatedCompositeFieldContainer[_common_pb2.Signal]
+    def __init__(self, signals: _Optional[_Iterable[_Union[_common_pb2.Signal, _Mapping]]] = ...) -> None: ...
 
 class SubscriptionStarted(_message.Message):
     __slots__ = ("subscription_id", "params", "symbols")
@@ -78,12 +86,14 @@ class SubscriptionStarted(_message.Message):
     def __init__(self, subscription_id: _Optional[str] = ..., params: _Optional[_Mapping[str, float]] = ..., symbols: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubscribeSignalsResponse(_message.Message):
-    __slots__ = ("started", "signal")
+    __slots__ = ("started", "signal", "signals")
     STARTED_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    SIGNALS_FIELD_NUMBER: _ClassVar[int]
     started: SubscriptionStarted
     signal: _common_pb2.Signal
-    def __init__(self, started: _Optional[_Union[SubscriptionStarted, _Mapping]] = ..., signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ...) -> None: ...
+    signals: SignalBatch
+    def __init__(self, started: _Optional[_Union[SubscriptionStarted, _Mapping]] = ..., signal: _Optional[_Union[_common_pb2.Signal, _Mapping]] = ..., signals: _Optional[_Union[SignalBatch, _Mapping]] = ...) -> None: ...
 
 class StrategyInstance(_message.Message):
     __slots__ = ("instance_id", "strategy", "symbols", "params", "created_unix_ms", "signals", "orders")

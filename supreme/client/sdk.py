@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -81,6 +82,10 @@ _DEFAULT_OPTIONS: dict[str, Any] = {
     # Backtest reports (with their trade list) and bar histories can exceed gRPC's 4 MiB default.
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
 }
+
+
+# Signals per message the SDK asks for; the stream still yields them one by one.
+SIGNAL_BATCH = 1_000
 
 
 def new_client_order_id() -> str:
@@ -471,9 +476,12 @@ def _health_of(response: health_pb2.HealthCheckResponse) -> str:
     return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
 
 
-def _signal_event(message: strategy_pb2.SubscribeSignalsResponse) -> Signal | None:
-    if message.WhichOneof("event") == "signal":
+def _signal_event(message: strategy_pb2.SubscribeSignalsResponse) -> Signal | list[Signal] | None:
+    event = message.WhichOneof("event")
+    if event == "signal":
         return convert.signal_from_proto(message.signal)
+    if event == "signals":
+        return [convert.signal_from_proto(s) for s in message.signals.signals]
     return None  # a repeated `started` (or an event this SDK does not know): skipped
 
 
@@ -543,11 +551,15 @@ class ResponseStream(Generic[T]):
         self._call = call
         self._parse = parse
         self._cancelled = False
+        # Items of a batched message not handed out yet.
+        self._pending: deque[T] = deque()
 
     def __iter__(self) -> ResponseStream[T]:
         return self
 
     def __next__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
         while True:
             try:
                 message = next(self._call)
@@ -558,7 +570,11 @@ class ResponseStream(Generic[T]):
                     raise StopIteration from None
                 raise error_from_rpc(exc) from exc
             item = _parse(self._parse, message)
-            if item is not None:
+            if isinstance(item, list):
+                self._pending.extend(item)
+                if self._pending:
+                    return self._pending.popleft()
+            elif item is not None:
                 return item
 
     def cancel(self) -> None:
@@ -784,7 +800,10 @@ class SupremeClient(_ClientBase):
         domain ``Signal`` values; a subscriber that falls too far behind is cut off with
         ResourceExhaustedError."""
         request = strategy_pb2.SubscribeSignalsRequest(
-            symbols=_names(symbols), strategy=strategy, params=_numbers(params, "param")
+            symbols=_names(symbols),
+            strategy=strategy,
+            params=_numbers(params, "param"),
+            max_batch=SIGNAL_BATCH,
         )
         return SignalStream(self._stream(self._strategy.SubscribeSignals, request), self.timeout)
 
@@ -966,11 +985,14 @@ class AsyncResponseStream(Generic[T]):
         self._call = call
         self._parse = parse
         self._cancelled = False
+        self._pending: deque[T] = deque()
 
     def __aiter__(self) -> AsyncResponseStream[T]:
         return self
 
     async def __anext__(self) -> T:
+        if self._pending:
+            return self._pending.popleft()
         while True:
             try:
                 message = await self._call.read()
@@ -985,7 +1007,11 @@ class AsyncResponseStream(Generic[T]):
             if message is grpc.aio.EOF:
                 raise StopAsyncIteration
             item = _parse(self._parse, message)
-            if item is not None:
+            if isinstance(item, list):
+                self._pending.extend(item)
+                if self._pending:
+                    return self._pending.popleft()
+            elif item is not None:
                 return item
 
     def cancel(self) -> None:
@@ -1140,7 +1166,10 @@ class AsyncSupremeClient(_ClientBase):
         params: Mapping[str, float] | None = None,
     ) -> AsyncSignalStream:
         request = strategy_pb2.SubscribeSignalsRequest(
-            symbols=_names(symbols), strategy=strategy, params=_numbers(params, "param")
+            symbols=_names(symbols),
+            strategy=strategy,
+            params=_numbers(params, "param"),
+            max_batch=SIGNAL_BATCH,
         )
         call = self._stream(self._strategy.SubscribeSignals, request)
         return await AsyncSignalStream._open(call, self.timeout)

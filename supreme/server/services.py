@@ -43,6 +43,7 @@ log = logging.getLogger("supreme.server")
 
 # PublishBarsResponse lists at most this many rejections (all are counted).
 MAX_LISTED_REJECTIONS = 1_000
+MAX_SIGNAL_BATCH = 10_000
 
 
 def _symbols(values: Any, field: str = "symbols") -> list[str]:
@@ -137,6 +138,11 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
         if not request.strategy:
             raise InvalidArgument("strategy must name a strategy (see ListStrategies)")
         keys = keys_for(request.strategy, _params(request.params), symbols)
+        if request.max_batch > MAX_SIGNAL_BATCH:
+            raise InvalidArgument(
+                f"max_batch must lie in [0, {MAX_SIGNAL_BATCH}], got {request.max_batch}"
+            )
+        max_batch = request.max_batch
         gw = self._gw
         subscriber = QueueSubscriber(keys, gw.config.subscriber_queue_size)
         # Into the hub first, then into the shards: no signal produced after attaching is lost.
@@ -162,16 +168,30 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
                     symbols=[k.symbol for k in keys],
                 )
             )
+            queue = subscriber.queue
             while True:
-                item = await subscriber.queue.get()
-                if item is CUT_OFF:
+                batch = [await queue.get()]
+                while len(batch) < max_batch and batch[-1] is not CUT_OFF and not queue.empty():
+                    batch.append(queue.get_nowait())
+                cut_off = batch[-1] is CUT_OFF
+                signals = batch[:-1] if cut_off else batch
+                if signals and max_batch:
+                    yield strategy_pb2.SubscribeSignalsResponse(
+                        signals=strategy_pb2.SignalBatch(
+                            signals=[convert.signal_to_proto(s) for s in signals]
+                        )
+                    )
+                elif signals:
+                    yield strategy_pb2.SubscribeSignalsResponse(
+                        signal=convert.signal_to_proto(signals[0])
+                    )
+                if cut_off:
                     gw.cut_offs += 1
                     raise ResourceExhausted(
                         f"subscriber {subscriber.id} fell more than "
                         f"{gw.config.subscriber_queue_size} signals behind and was cut off; "
                         "consume faster or subscribe to fewer symbols"
                     )
-                yield strategy_pb2.SubscribeSignalsResponse(signal=convert.signal_to_proto(item))
         finally:
             gw.hub.remove(subscriber)
             if counted:

@@ -109,11 +109,11 @@ def publish(
     return stub.PublishBars(requests(), timeout=60)
 
 
-def subscribe(channel, symbols, strategy, params=None, timeout=None):
+def subscribe(channel, symbols, strategy, params=None, timeout=None, max_batch=0):
     stub = strategy_pb2_grpc.StrategyServiceStub(channel)
     call = stub.SubscribeSignals(
         strategy_pb2.SubscribeSignalsRequest(
-            symbols=symbols, strategy=strategy, params=params or {}
+            symbols=symbols, strategy=strategy, params=params or {}, max_batch=max_batch
         ),
         timeout=timeout,
     )
@@ -126,7 +126,10 @@ def collect(call, n: int, timeout: float = 60.0) -> list:
     out = []
     deadline = time.monotonic() + timeout
     for response in call:
-        out.append(convert.signal_from_proto(response.signal))
+        if response.WhichOneof("event") == "signals":
+            out.extend(convert.signal_from_proto(s) for s in response.signals.signals)
+        else:
+            out.append(convert.signal_from_proto(response.signal))
         if len(out) >= n or time.monotonic() > deadline:
             break
     return out
@@ -156,8 +159,10 @@ def test_health_and_reflection_answer(channel):
 
 def test_published_bars_produce_exactly_the_batch_signals(channel):
     bars = renamed(simulate_bars(["A", "B"], 1_500, seed=21), {"A": "EQ-A", "B": "EQ-B"})
+    # Breakout asks for batched delivery; the signals must be the same.
+    batch = {"momentum": 0, "mean_reversion": 0, "breakout": 50}
     calls = {
-        name: subscribe(channel, ["EQ-A", "EQ-B"], name)[0]
+        name: subscribe(channel, ["EQ-A", "EQ-B"], name, max_batch=batch[name])[0]
         for name in ("momentum", "mean_reversion", "breakout")
     }
     expected = {

@@ -335,6 +335,20 @@ def test_subscribe_waits_for_started_and_yields_domain_signals(fake):
     assert bounded(list, stream) == []  # iteration ends quietly after cancel()
 
 
+def test_subscribe_asks_for_batches_and_yields_their_signals_one_by_one(fake):
+    future = fake.call(fake.client.subscribe_signals, ["BTC-USD"], "momentum")
+    _, request, rpc = fake.stream("StrategyService/SubscribeSignals")
+    assert request.max_batch > 1
+    rpc.send_response(_started())
+    stream = result(future)
+    sent = [_signal(i) for i in range(5)]
+    batch = strategy_pb2.SignalBatch(signals=[convert.signal_to_proto(s) for s in sent[:4]])
+    rpc.send_response(strategy_pb2.SubscribeSignalsResponse(signals=batch))
+    rpc.send_response(_signal_message(sent[4]))
+    assert [bounded(next, stream) for _ in sent] == sent
+    stream.cancel()
+
+
 def test_subscriber_cut_off_mid_stream_gets_resource_exhausted_after_its_signals(fake):
     future = fake.call(fake.client.subscribe_signals, ["BTC-USD"], "momentum")
     _, _, rpc = fake.stream("StrategyService/SubscribeSignals")
