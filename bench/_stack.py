@@ -311,6 +311,7 @@ class SignalReader:
         *,
         expected: int = 0,
         record: bool = False,
+        max_batch: int = 0,
     ) -> None:
         self.strategy = strategy
         self.expected = expected
@@ -324,7 +325,7 @@ class SignalReader:
         self._loop = loop
         self._cancelled = False
         request = strategy_pb2.SubscribeSignalsRequest(
-            symbols=symbols, strategy=strategy, params=params or {}
+            symbols=symbols, strategy=strategy, params=params or {}, max_batch=max_batch
         )
         loop.run(self._open(target, request))
         if expected == 0:
@@ -347,15 +348,20 @@ class SignalReader:
                 t = now_ns()
                 if message is grpc.aio.EOF:
                     break
-                if message.WhichOneof("event") != "signal":
+                event = message.WhichOneof("event")
+                if event == "signal":
+                    signals = [message.signal]
+                elif event == "signals":
+                    signals = message.signals.signals
+                else:
                     continue
                 if not self.count:
                     self.first_ns = t
-                self.count += 1
+                self.count += len(signals)
                 self.last_ns = t
                 if record:
-                    signal_ = message.signal
-                    arrivals[(signal_.symbol, signal_.time_unix_ms)] = t
+                    for signal_ in signals:
+                        arrivals[(signal_.symbol, signal_.time_unix_ms)] = t
                 if self.count >= self.expected:
                     self.done.set()
         except (grpc.aio.AioRpcError, asyncio.CancelledError) as exc:

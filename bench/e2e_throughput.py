@@ -72,6 +72,7 @@ def run_once(
     batch_size: int,
     seed: int,
     timeout: float,
+    max_batch: int = 0,
 ) -> dict:
     symbols = symbols_for(run, n_symbols)
     batch = simulate_bars(symbols, n_bars, seed=seed)
@@ -80,7 +81,14 @@ def run_once(
     try:
         for strategy in STRATEGIES:
             readers.append(
-                SignalReader(loop, gateway.target, symbols, strategy, expected=expected[strategy])
+                SignalReader(
+                    loop,
+                    gateway.target,
+                    symbols,
+                    strategy,
+                    expected=expected[strategy],
+                    max_batch=max_batch,
+                )
             )
         with Publisher(gateway.target, symbols, n_bars, seed, batch_size) as publisher:
             clients = [("client:readers", psutil.Process())]
@@ -121,6 +129,9 @@ def main() -> None:
     parser.add_argument("--bars", type=int, default=2_000, help="bars per symbol")
     parser.add_argument("--batch-size", type=int, default=5_000, help="rows per PublishBars msg")
     parser.add_argument("--shards", type=int, default=2, help="0: the gateway's default")
+    parser.add_argument(
+        "--max-batch", type=int, default=1_000, help="signals per message (0: one each)"
+    )
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=120.0, help="per run, seconds")
     args = parser.parse_args()
@@ -133,10 +144,20 @@ def main() -> None:
     runs = []
     with GatewayProcess(shards=args.shards or None) as gateway, LoopThread() as loop:
         log("warm-up run")
-        run_once(loop, gateway, "W", args.symbols, 200, args.batch_size, 99, args.timeout)
+        run_once(
+            loop, gateway, "W", args.symbols, 200, args.batch_size, 99, args.timeout, args.max_batch
+        )
         for i in range(args.repeat):
             result = run_once(
-                loop, gateway, f"R{i}", args.symbols, args.bars, args.batch_size, i, args.timeout
+                loop,
+                gateway,
+                f"R{i}",
+                args.symbols,
+                args.bars,
+                args.batch_size,
+                i,
+                args.timeout,
+                args.max_batch,
             )
             runs.append(result)
             log(
@@ -154,6 +175,7 @@ def main() -> None:
         "bars": args.symbols * args.bars,
         "batch_size": args.batch_size,
         "shards": args.shards or "default",
+        "max_batch": args.max_batch,
         "bars_per_s": bars_per_s,
         "signals_per_s": statistics.median(r["signals_per_s"] for r in runs),
         "publish_bars_per_s": statistics.median(r["publish_bars_per_s"] for r in runs),
