@@ -39,7 +39,7 @@ from supreme._proto import (
 )
 from supreme.core.shard import InstanceKey
 from supreme.server.config import GatewayConfig
-from supreme.server.hub import SignalHub
+from supreme.server.hub import Broadcast, SignalHub
 from supreme.server.ingest import Ingestor
 from supreme.server.services import (
     BacktestService,
@@ -48,7 +48,7 @@ from supreme.server.services import (
     RiskService,
     StrategyService,
 )
-from supreme.server.trading import InstanceStore, OrderUpdates, TradingRouter
+from supreme.server.trading import InstanceStore, TradingRouter
 
 log = logging.getLogger("supreme.server")
 
@@ -69,37 +69,13 @@ PING_TIMEOUTS_BEFORE_NOT_SERVING = 3
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
-class _Broadcast:
-    """Fan-out of plain events to streams, each with a bounded queue (None ends a stream)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._queues: set[asyncio.Queue] = set()
-        self._size = size
-
-    def subscribe(self) -> asyncio.Queue:
-        queue: asyncio.Queue = asyncio.Queue(self._size + 1)
-        self._queues.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self._queues.discard(queue)
-
-    def publish(self, item: Any) -> None:
-        for queue in tuple(self._queues):
-            if queue.qsize() >= self._size:
-                self._queues.discard(queue)
-                queue.put_nowait(None)
-            else:
-                queue.put_nowait(item)
-
-
 class Gateway:
     def __init__(self, config: GatewayConfig | None = None) -> None:
         self.config = config or GatewayConfig()
         self.cluster: Any = None
         self.hub = SignalHub()
-        self.updates = OrderUpdates()
-        self.risk_events = _Broadcast()
+        self.updates = Broadcast()
+        self.risk_events = Broadcast()
         self.ingestor: Ingestor | None = None
         self.router: TradingRouter | None = None
         self.health = health.aio.HealthServicer()

@@ -16,7 +16,7 @@ from typing import Protocol
 from supreme.core.model import Signal
 from supreme.core.shard import InstanceKey
 
-__all__ = ["CUT_OFF", "QueueSubscriber", "SignalHub", "SignalSink"]
+__all__ = ["CUT_OFF", "Broadcast", "QueueSubscriber", "SignalHub", "SignalSink"]
 
 
 class _CutOff:
@@ -97,3 +97,31 @@ class SignalHub:
 
     def __len__(self) -> int:
         return len(self._sinks)
+
+
+class Broadcast:
+    """Fan-out of plain events (order updates, risk events) to streams, a bounded queue each.
+
+    A stream that falls ``size`` events behind is ended: ``None`` is queued to it last.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._queues: set[asyncio.Queue] = set()
+        self._size = size
+
+    def subscribe(self) -> asyncio.Queue:
+        # One slot beyond the limit, for the end-of-stream marker.
+        queue: asyncio.Queue = asyncio.Queue(self._size + 1)
+        self._queues.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue) -> None:
+        self._queues.discard(queue)
+
+    def publish(self, item: object) -> None:
+        for queue in tuple(self._queues):
+            if queue.qsize() >= self._size:
+                self._queues.discard(queue)
+                queue.put_nowait(None)
+            else:
+                queue.put_nowait(item)

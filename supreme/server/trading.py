@@ -25,13 +25,13 @@ from typing import Any
 
 from supreme.core.desk import decision_order
 from supreme.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from supreme.core.model import BarBatch, Fill, Order, OrderIntent, Signal
+from supreme.core.model import BarBatch, Order, OrderIntent, Signal
 from supreme.core.shard import InstanceKey, keys_for
-from supreme.server.hub import SignalHub
+from supreme.server.hub import Broadcast, SignalHub
 
 log = logging.getLogger("supreme.server.trading")
 
-__all__ = ["InstanceStore", "OrderUpdates", "TradingInstance", "TradingRouter"]
+__all__ = ["InstanceStore", "TradingInstance", "TradingRouter"]
 
 
 def now_ms() -> int:
@@ -76,32 +76,6 @@ class InstanceStore:
         os.replace(tmp, self._path)
 
 
-class OrderUpdates:
-    """Broadcast of order updates to StreamOrderUpdates streams (bounded queue each)."""
-
-    def __init__(self, queue_size: int = 10_000) -> None:
-        self._queues: set[asyncio.Queue] = set()
-        self._size = queue_size
-
-    def subscribe(self) -> asyncio.Queue:
-        # One slot beyond the limit, for the end-of-stream marker of a stream cut off.
-        queue: asyncio.Queue = asyncio.Queue(self._size + 1)
-        self._queues.add(queue)
-        return queue
-
-    def unsubscribe(self, queue: asyncio.Queue) -> None:
-        self._queues.discard(queue)
-
-    def publish(self, order: Order, fill: Fill | None = None) -> None:
-        for queue in tuple(self._queues):
-            if queue.qsize() >= self._size:
-                # A stream that cannot keep up is ended (None); it can reconnect and list.
-                self._queues.discard(queue)
-                queue.put_nowait(None)
-            else:
-                queue.put_nowait((order, fill))
-
-
 class _InstanceSink:
     """The hub's view of a trading instance: signals go to the router's queue, never dropped."""
 
@@ -126,7 +100,7 @@ class TradingRouter:
         execution: Any,
         hub: SignalHub,
         store: InstanceStore,
-        updates: OrderUpdates,
+        updates: Broadcast,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
@@ -255,7 +229,7 @@ class TradingRouter:
     async def cancel(self, client_order_id: str) -> Order:
         async with self._lock:
             order = await self._execution.cancel.remote(client_order_id)
-        self._updates.publish(order)
+        self._updates.publish((order, None))
         return order
 
     async def _apply(self, decisions: list[Any]) -> list[tuple[Order, str]]:
@@ -275,7 +249,7 @@ class TradingRouter:
                 continue
             code = decision.reason_code.name if hasattr(decision.reason_code, "name") else ""
             results.append((order, code))
-            self._updates.publish(order)
+            self._updates.publish((order, None))
             instance = self._instances.get(order.strategy)
             if instance is not None:
                 instance.orders += 1
@@ -313,7 +287,7 @@ class TradingRouter:
             for fill in fills:
                 order = await self._execution.get.remote(fill.client_order_id)
                 if order is not None:
-                    self._updates.publish(order, fill)
+                    self._updates.publish((order, fill))
             if decisions:
                 await self._apply(decisions)
         elif kind == "signal":
