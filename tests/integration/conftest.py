@@ -19,7 +19,7 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 def ray_session() -> str:
     """A running local Ray, started once per session; the value is a unique namespace prefix
     (for named actors: add a suffix of the module's own)."""
-    ray = pytest.importorskip("ray")
+    import ray
     namespace = f"supreme-test-{uuid.uuid4().hex[:8]}"
     started = not ray.is_initialized()
     if started:
