@@ -85,6 +85,7 @@ class Gateway:
         self.cut_offs = 0
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
+        self._incarnations: dict[str, str] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -132,7 +133,7 @@ class Gateway:
 
         # Every actor answers before anything is served: the first calls then find warm
         # processes instead of waiting for workers to start.
-        await self.cluster.ping(timeout=120.0)
+        self._incarnations = _incarnations(await self.cluster.ping(timeout=120.0))
         self.server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -238,7 +239,8 @@ class Gateway:
         while True:
             await asyncio.sleep(1.0)
             try:
-                await self.cluster.ping(timeout=PING_TIMEOUT_S)
+                answers = await self.cluster.ping(timeout=PING_TIMEOUT_S)
+                await self._reattach_restarted_shards(answers)
                 ok, timeouts = True, 0
             except TimeoutError:
                 timeouts += 1
@@ -253,6 +255,31 @@ class Gateway:
                     else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
                 log.warning("cluster %s", "back: SERVING" if ok else "unavailable: NOT_SERVING")
+
+    async def _reattach_restarted_shards(self, answers: dict[str, Any]) -> None:
+        """A shard that Ray restarted comes back empty: attach every live subscription's and
+        trading instance's strategies on it again. Their history is gone, so they warm up
+        anew from the bars that follow."""
+        current = _incarnations(answers)
+        for name, incarnation in current.items():
+            before = self._incarnations.get(name)
+            suffix = name.removeprefix("shard-")
+            if before is None or before == incarnation or name == suffix or not suffix.isdigit():
+                continue
+            index = int(suffix)
+            keys = [
+                key
+                for sink in self.hub.sinks()
+                for key in sink.keys
+                if self.cluster.shard_index(key.symbol) == index
+            ]
+            await self.cluster.shards[index].attach_many.remote(keys)
+            log.warning("%s restarted: re-attached %d strategy instance(s)", name, len(keys))
+        self._incarnations = current
+
+
+def _incarnations(answers: dict[str, Any]) -> dict[str, str]:
+    return {name: str(answer.get("incarnation")) for name, answer in answers.items()}
 
 
 async def serve(config: GatewayConfig, *, duration: float | None = None) -> None:

@@ -20,6 +20,7 @@ def ray_session() -> str:
     """A running local Ray, started once per session; the value is a unique namespace prefix
     (for named actors: add a suffix of the module's own)."""
     import ray
+
     namespace = f"supreme-test-{uuid.uuid4().hex[:8]}"
     started = not ray.is_initialized()
     if started:

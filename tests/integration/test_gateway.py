@@ -481,6 +481,24 @@ def test_malformed_bar_columns_are_refused_without_killing_the_server(channel):
     assert "same" in info.value.details() or "must have" in info.value.details()
 
 
+def test_a_restarted_shard_gets_its_subscriptions_back(channel, gateway):
+    call, _ = subscribe(channel, ["RSH"], "breakout", timeout=60)
+    shard = gateway.cluster.shard_for("RSH")
+    before = dict(gateway._incarnations)
+    ray.kill(shard, no_restart=False)  # Ray restarts it, empty
+    name = f"shard-{gateway.cluster.shard_index('RSH')}"
+    deadline = time.monotonic() + 60
+    while gateway._incarnations.get(name) == before[name] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert gateway._incarnations[name] != before[name]
+    bars = renamed(simulate_bars("X", 800, seed=17), {"X": "RSH"})
+    expected = generate_signals("breakout", bars, {})
+    publish(channel, bars)
+    got = collect(call, len(expected))
+    call.cancel()
+    assert [(s.time_ms, s.direction) for s in got] == [(s.time_ms, s.direction) for s in expected]
+
+
 def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path, ray_session):
     # A second gateway with small subscriber queues and small flushes (a flush's signals land
     # in the queues at once), with actors of its own.
