@@ -538,21 +538,44 @@ def _code(exc: BaseException) -> grpc.StatusCode | None:
         return None
 
 
-# -- synchronous client -----------------------------------------------------------------------
+class _Stream(Generic[T]):
+    """What the sync and async streams share: the call, cancellation, and the unpacking of
+    messages that carry several items (batched signals)."""
 
-
-class ResponseStream(Generic[T]):
-    """A server stream of domain values: iterate it; ``cancel()`` (or leave the ``with``
-    block) to stop. Iteration ends after ``cancel()``; a failure of the stream raises the
-    matching :class:`SupremeClientError` (e.g. ResourceExhaustedError for a cut-off subscriber).
-    ``cancel()`` may be called from any thread."""
-
-    def __init__(self, call: Any, parse: Callable[[Any], T | None]) -> None:
+    def __init__(self, call: Any, parse: Callable[[Any], T | list[T] | None]) -> None:
         self._call = call
         self._parse = parse
         self._cancelled = False
         # Items of a batched message not handed out yet.
         self._pending: deque[T] = deque()
+
+    def _take(self, message: Any) -> T | None:
+        """The next item a message yields (queueing the rest of a batch), or None."""
+        item = _parse(self._parse, message)
+        if isinstance(item, list):
+            self._pending.extend(item)
+            return self._pending.popleft() if self._pending else None
+        return item
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._call.cancel()
+
+    close = cancel
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+
+# -- synchronous client -----------------------------------------------------------------------
+
+
+class ResponseStream(_Stream[T]):
+    """A server stream of domain values: iterate it; ``cancel()`` (or leave the ``with``
+    block) to stop. Iteration ends after ``cancel()``; a failure of the stream raises the
+    matching :class:`SupremeClientError` (e.g. ResourceExhaustedError for a cut-off subscriber).
+    ``cancel()`` may be called from any thread."""
 
     def __iter__(self) -> ResponseStream[T]:
         return self
@@ -569,23 +592,9 @@ class ResponseStream(Generic[T]):
                 if self._cancelled and _code(exc) is grpc.StatusCode.CANCELLED:
                     raise StopIteration from None
                 raise error_from_rpc(exc) from exc
-            item = _parse(self._parse, message)
-            if isinstance(item, list):
-                self._pending.extend(item)
-                if self._pending:
-                    return self._pending.popleft()
-            elif item is not None:
+            item = self._take(message)
+            if item is not None:
                 return item
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
-
-    close = cancel
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
 
     def __enter__(self) -> ResponseStream[T]:
         return self
@@ -977,15 +986,9 @@ class SupremeClient(_ClientBase):
 # -- asyncio client ---------------------------------------------------------------------------
 
 
-class AsyncResponseStream(Generic[T]):
+class AsyncResponseStream(_Stream[T]):
     """The asyncio twin of :class:`ResponseStream`: ``async for``, ``cancel()``,
     ``async with``."""
-
-    def __init__(self, call: Any, parse: Callable[[Any], T | None]) -> None:
-        self._call = call
-        self._parse = parse
-        self._cancelled = False
-        self._pending: deque[T] = deque()
 
     def __aiter__(self) -> AsyncResponseStream[T]:
         return self
@@ -1006,23 +1009,9 @@ class AsyncResponseStream(Generic[T]):
                 raise error_from_rpc(exc) from exc
             if message is grpc.aio.EOF:
                 raise StopAsyncIteration
-            item = _parse(self._parse, message)
-            if isinstance(item, list):
-                self._pending.extend(item)
-                if self._pending:
-                    return self._pending.popleft()
-            elif item is not None:
+            item = self._take(message)
+            if item is not None:
                 return item
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._call.cancel()
-
-    close = cancel
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancelled
 
     async def __aenter__(self) -> AsyncResponseStream[T]:
         return self

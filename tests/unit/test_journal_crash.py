@@ -34,8 +34,6 @@ _spec.loader.exec_module(_writer)
 INITIAL_CASH = _writer.INITIAL_CASH
 stream = _writer.stream
 
-pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
-
 
 def run_and_kill(path: Path, seed: int, stop_after: int) -> tuple[list[str], list[str]]:
     """Start the writer, read ``stop_after`` announcements, SIGKILL it; returns what it said."""
