@@ -23,7 +23,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from supreme.core.desk import decision_order
 from supreme.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from supreme.core.model import BarBatch, Order, OrderIntent, Signal
 from supreme.core.shard import InstanceKey, keys_for
@@ -233,15 +232,13 @@ class TradingRouter:
         return order
 
     async def _apply(self, decisions: list[Any]) -> list[tuple[Order, str]]:
-        """Journal and send approved orders, journal denials; returns the orders in order."""
-        # Orders are stamped with the decision's market time, so the paper broker fills them
-        # on the next bar of the market clock, whatever the wall clock says.
-        approved = [decision_order(d) for d in decisions if d.approved]
-        denied = [decision_order(d) for d in decisions if not d.approved and d.intent is not None]
-        submitted = await self._execution.submit.remote(approved) if approved else []
-        if denied:
-            await self._execution.record_denied.remote(denied)
-        by_id = {o.client_order_id: o for o in [*submitted, *denied]}
+        """Journal and send approved orders, journal denials (one execution call); returns
+        each decision's order and reason code, in decision order."""
+        decisions = [d for d in decisions if d.intent is not None]
+        # The execution actor stamps orders with the decision's market time, so the paper
+        # broker fills them on the next bar of the market clock, whatever the wall clock says.
+        orders = await self._execution.route.remote(decisions) if decisions else []
+        by_id = {o.client_order_id: o for o in orders}
         results = []
         for decision in decisions:
             order = by_id.get(decision.client_order_id)
