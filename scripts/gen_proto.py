@@ -28,7 +28,8 @@ DEFAULT_OUT = ROOT / "supreme" / "_proto"
 _IMPORT = re.compile(r"^from supreme\.v1 import (\w+) as", re.MULTILINE)
 
 _INIT = '''"""Generated protobuf and gRPC code for the supreme.v1 API. Do not edit: run
-``make proto`` (scripts/gen_proto.py). Only supreme.server and supreme.client import this."""
+``make proto`` (scripts/gen_proto.py). Imported by supreme.server, supreme.client and the shard
+data plane (supreme.workers.dataplane)."""
 '''
 
 

@@ -364,6 +364,10 @@ class BarBatch:
 
     def invalid_rows(self) -> dict[int, str]:
         """Every row that breaks a Bar rule, mapped to the first reason it breaks (row -> text)."""
+        # The usual case, every row valid, is settled by a quick screen.
+        return {} if self._all_valid() else self._reasons()
+
+    def _reasons(self) -> dict[int, str]:
         reasons: dict[int, str] = {}
 
         def flag(mask: np.ndarray, text: str) -> None:
@@ -384,6 +388,34 @@ class BarBatch:
                 col = getattr(self, name)
                 flag((col < self.low) | (col > self.high), f"{name} must lie within [low, high]")
         return dict(sorted(reasons.items()))
+
+    def _all_valid(self) -> bool:
+        if len(self) <= 32:  # a few rows: plain Python beats a dozen tiny array operations
+            columns = (self.symbol, self.time_ms, self.open, self.high, self.low, self.close)
+            for s, t, o, h, lo, c, v in zip(
+                *(col.tolist() for col in columns), self.volume.tolist(), strict=True
+            ):
+                # NaN fails every comparison; an infinite high is the one way past them.
+                if not (
+                    0 < lo <= o <= h
+                    and lo <= c <= h
+                    and math.isfinite(h)
+                    and 0 <= v < math.inf
+                    and t >= 0
+                    and isinstance(s, str)
+                    and s.strip()
+                ):
+                    return False
+            return True
+        o, h, lo, c, v = self.open, self.high, self.low, self.close, self.volume
+        with np.errstate(invalid="ignore"):
+            ok = (
+                np.isfinite(h).all()
+                and np.isfinite(v).all()
+                and bool((lo > 0).all() and (v >= 0).all() and (self.time_ms >= 0).all())
+                and bool(((o >= lo) & (o <= h) & (c >= lo) & (c <= h)).all())
+            )
+        return ok and all(isinstance(s, str) and s.strip() for s in self.symbol.tolist())
 
     def _raise_on_invalid(self) -> None:
         bad = self.invalid_rows()

@@ -26,6 +26,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--seed", type=int, default=7, help="simulator seed")
     serve.add_argument("--ray-address", default=os.environ.get("SUPREME_RAY_ADDRESS"))
     serve.add_argument("--shards", type=int, default=None, help="SymbolShard actors (def. CPUs)")
+    serve.add_argument(
+        "--shard-transport",
+        choices=("stream", "ray"),
+        default="stream",
+        help="how bars reach the shards: their data-plane stream (default) or Ray calls only",
+    )
     serve.add_argument("--state-dir", default=os.environ.get("SUPREME_STATE_DIR", ".supreme"))
     serve.add_argument("--cash", type=float, default=100_000.0, help="paper account cash")
     serve.add_argument(
@@ -53,6 +59,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         feed_seed=args.seed,
         ray_address=args.ray_address,
         num_shards=args.shards,
+        shard_transport=args.shard_transport,
         state_dir=args.state_dir,
         initial_cash=args.cash,
         start_strategies=tuple(args.start_strategy),

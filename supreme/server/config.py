@@ -35,6 +35,13 @@ class GatewayConfig:
     flush_interval_ms: float = 2.0
     # Flushes allowed in flight before publishers are slowed down (backpressure).
     max_inflight_flushes: int = 4
+    # How bars reach the shards: "stream" (each shard's data-plane TCP stream, falling back to
+    # Ray calls while it is down) or "ray" (actor calls only, for networks that block the
+    # shards' ports). See supreme.workers.dataplane.
+    shard_transport: str = "stream"
+    # How long the trading router lets market data gather before it hands it to execution and
+    # risk (a trading signal ends the wait at once).
+    market_linger_ms: float = 20.0
     # Signals a subscriber may have queued before it is cut off with RESOURCE_EXHAUSTED.
     subscriber_queue_size: int = 10_000
     # Strategies started at boot as trading instances (name -> symbols; empty = feed symbols).
@@ -52,7 +59,15 @@ class GatewayConfig:
             raise InvalidArgument(f"num_shards must be >= 1, got {self.num_shards}")
         if self.flush_max_bars < 1 or self.flush_interval_ms <= 0:
             raise InvalidArgument("flush_max_bars must be >= 1 and flush_interval_ms > 0")
+        if not 0 <= self.market_linger_ms <= 1_000:
+            raise InvalidArgument(
+                f"market_linger_ms must lie in [0, 1000], got {self.market_linger_ms}"
+            )
         if self.subscriber_queue_size < 1 or self.max_inflight_flushes < 1:
             raise InvalidArgument("subscriber_queue_size and max_inflight_flushes must be >= 1")
+        if self.shard_transport not in ("stream", "ray"):
+            raise InvalidArgument(
+                f"shard_transport must be stream or ray, got {self.shard_transport!r}"
+            )
         if not self.feed_symbols:
             raise InvalidArgument("feed_symbols must name at least one symbol")

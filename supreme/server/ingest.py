@@ -59,7 +59,11 @@ class IngestStats:
 
 
 class Ingestor:
-    """Validates, orders and batches bars; sends them to shards, execution and risk."""
+    """Validates, orders and batches bars; sends them to shards, execution and risk.
+
+    ``shards[i].process(batch)`` must send at once and return an awaitable of the
+    :class:`~supreme.core.shard.ShardResult` (a :class:`~supreme.workers.dataplane.ShardChannel`).
+    """
 
     def __init__(
         self,
@@ -71,6 +75,7 @@ class Ingestor:
         flush_max_bars: int = 4_096,
         flush_interval_ms: float = 2.0,
         max_inflight_flushes: int = 4,
+        eager_flushes: int = 1,
     ) -> None:
         self._shard_of = shard_of
         self._shards = shards
@@ -79,6 +84,7 @@ class Ingestor:
         self._max_bars = flush_max_bars
         self._interval = flush_interval_ms / 1000.0
         self._slots = asyncio.Semaphore(max_inflight_flushes)
+        self._eager = max(1, min(eager_flushes, max_inflight_flushes))
         self._inflight = 0
         self._last_time: dict[str, int] = {}
         self._pending: list[BarBatch] = []
@@ -176,13 +182,13 @@ class Ingestor:
             self._wake.clear()
             if not self._pending:
                 continue
-            if self._inflight:
-                # Something is in flight: let more bars gather, up to the window.
+            if self._inflight >= self._eager:
+                # Enough is in flight: let more bars gather, up to the window.
                 wait = self._interval - (time.perf_counter() - self._pending_since)
                 if wait > 0:
                     await asyncio.sleep(wait)
             else:
-                # Idle pipeline: take whatever else arrives in this loop turn, then go.
+                # Room in the pipeline: take whatever else arrives in this loop turn, then go.
                 await asyncio.sleep(0)
             try:
                 await self._flush()
@@ -201,8 +207,9 @@ class Ingestor:
             shard_of = self._shard_of
             owners = np.fromiter((shard_of(s) for s in batch.symbol.tolist()), np.int64, len(batch))
             shards = np.unique(owners).tolist()
+            # Each channel writes at once, so every shard gets its batches in flush order.
             refs = [
-                self._shards[index].process.remote(
+                self._shards[index].process(
                     batch if len(shards) == 1 else batch.select(owners == index)
                 )
                 for index in shards

@@ -13,6 +13,7 @@ between the two actors: the execution actor journals it before it is sent anywhe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -100,6 +101,7 @@ class TradingRouter:
         hub: SignalHub,
         store: InstanceStore,
         updates: Broadcast,
+        market_linger_ms: float = 20.0,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
@@ -113,6 +115,8 @@ class TradingRouter:
         self._lock = asyncio.Lock()
         self._worker: asyncio.Task | None = None
         self._ids = itertools.count(1)
+        self._linger = market_linger_ms / 1000.0
+        self._signal_waiting = asyncio.Event()
         self.errors = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -142,6 +146,8 @@ class TradingRouter:
 
     def enqueue(self, item: tuple) -> None:
         self._queue.put_nowait(item)
+        if item[0] == "signal":
+            self._signal_waiting.set()
 
     def on_bars(self, batch: BarBatch) -> None:
         """Market data for the paper broker and the risk marks, in flush order."""
@@ -257,6 +263,11 @@ class TradingRouter:
     async def _work(self) -> None:
         while True:
             items = [await self._queue.get()]
+            if items[0][0] == "bars" and self._linger > 0:
+                # Market data alone is not urgent (the broker and the marks go by bar time, not
+                # wall time): let more of it gather, so a fast feed of small flushes costs a
+                # few actor calls a second instead of one per flush. A signal ends the wait.
+                await self._wait_for_signal(self._linger)
             # Take whatever else is waiting: consecutive market data merges into one batch and
             # consecutive signals into one decision call, so the router keeps up with the feed
             # however small the flushes are.
@@ -274,15 +285,18 @@ class TradingRouter:
                 for _ in items:
                     self._queue.task_done()
 
+    async def _wait_for_signal(self, timeout: float) -> None:
+        self._signal_waiting.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._signal_waiting.wait(), timeout)
+
     async def _handle(self, kind: str, items: list[tuple]) -> None:
         if kind == "bars":
             parts = [item[1] for item in items]
             batch = parts[0] if len(parts) == 1 else BarBatch.concat(parts)
-            fills = await self._execution.on_bars.remote(batch)
-            open_orders = await self._execution.open_orders.remote()
+            fills, open_orders = await self._execution.on_market.remote(batch)
             decisions = await self._risk.on_bars.remote(batch, open_orders)
-            for fill in fills:
-                order = await self._execution.get.remote(fill.client_order_id)
+            for fill, order in fills:
                 if order is not None:
                     self._updates.publish((order, fill))
             if decisions:

@@ -107,6 +107,14 @@ class ExecutionActor:
             await self._forward(last)
         return fills
 
+    async def on_market(
+        self, batch: BarBatch
+    ) -> tuple[list[tuple[Fill, Order | None]], list[Order]]:
+        """:meth:`on_bars` plus what a router needs next, in one call: each new fill with its
+        order as it stands now, and the orders still open."""
+        fills = await self.on_bars(batch)
+        return [(f, self._engine.get(f.client_order_id)) for f in fills], self._engine.open_orders()
+
     async def _forward(self, now_ms: int) -> bool:
         if (self._risk is None and self._risk_name is None) or not self._unsent:
             return not self._unsent

@@ -1,8 +1,13 @@
 """``SymbolShard``: the Ray actor that owns a set of symbols (a thin shell over ShardCore).
 
-The gateway sends each shard columnar batches (one call per micro-batch, never one per bar: an
-actor call costs 0.2-1 ms) and gets back the signals of the strategy instances attached to the
-batch's symbols. All the logic is in :class:`supreme.core.shard.ShardCore`.
+The gateway sends each shard columnar batches (one per micro-batch, never one per bar) and gets
+back the signals of the strategy instances attached to the batch's symbols. Batches travel over
+the shard's data-plane stream (:mod:`supreme.workers.dataplane`, address from :meth:`endpoint`)
+or, when that is down or turned off, as :meth:`process` actor calls. All the logic is in
+:class:`supreme.core.shard.ShardCore`.
+
+It is an async actor so that the stream's server can share its event loop: every method and
+every stream request runs on that one loop thread, one at a time, so the core needs no lock.
 
 State lives in memory only. If the actor process dies, Ray restarts it (``max_restarts``) empty,
 with a new ``incarnation`` in :meth:`SymbolShard.ping`: a caller that sees the incarnation
@@ -11,6 +16,7 @@ change re-attaches its subscriptions (and may re-send recent history).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -23,6 +29,7 @@ import ray
 from supreme.core.errors import InvalidArgument
 from supreme.core.model import BarBatch
 from supreme.core.shard import InstanceKey, ShardCore, ShardResult
+from supreme.workers.dataplane import ShardServer
 
 __all__ = ["SymbolShard", "as_batch"]
 
@@ -57,17 +64,20 @@ def _key(strategy: str | InstanceKey, params: Mapping[str, float] | None, symbol
 
 @ray.remote(num_cpus=0)
 class SymbolShard:
-    """One shard of the symbol space. Methods run one at a time, in call order per caller."""
+    """One shard of the symbol space. Methods start in call order per caller and never await
+    mid-way (except :meth:`endpoint`), so each runs whole, one at a time."""
 
     def __init__(self, name: str = "shard", *, history_limit: int = 10_000) -> None:
         self._core = ShardCore(history_limit=history_limit)
         self._name = name
         self._incarnation = uuid.uuid4().hex
         self._started_ms = int(time.time() * 1000)
+        self._server: ShardServer | None = None
+        self._server_lock = asyncio.Lock()
 
     # -- instances -----------------------------------------------------------------------------
 
-    def attach(
+    async def attach(
         self,
         strategy: str | InstanceKey,
         params: Mapping[str, float] | None = None,
@@ -78,7 +88,7 @@ class SymbolShard:
         created = self._core.attach(key)
         return {"id": key.id, "created": created, "refcount": self._core.instances()[key]}
 
-    def detach(
+    async def detach(
         self,
         strategy: str | InstanceKey,
         params: Mapping[str, float] | None = None,
@@ -89,35 +99,57 @@ class SymbolShard:
         removed = self._core.detach(key)
         return {"id": key.id, "removed": removed, "refcount": self._core.instances().get(key, 0)}
 
-    def attach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
-        return [self.attach(k) for k in keys]
+    async def attach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
+        return [await self.attach(k) for k in keys]
 
-    def detach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
-        return [self.detach(k) for k in keys]
+    async def detach_many(self, keys: Iterable[InstanceKey]) -> list[dict[str, Any]]:
+        return [await self.detach(k) for k in keys]
 
-    def instances(self) -> list[dict[str, Any]]:
+    async def instances(self) -> list[dict[str, Any]]:
         return [
             {**k.to_dict(), "id": k.id, "refcount": n} for k, n in self._core.instances().items()
         ]
 
     # -- bars ----------------------------------------------------------------------------------
 
-    def process(self, batch: BarBatch | Mapping[str, Any]) -> ShardResult:
+    async def process(self, batch: BarBatch | Mapping[str, Any]) -> ShardResult:
         """Apply a batch (a BarBatch or a mapping of columns); the signals it produced."""
         return self._core.process(as_batch(batch))
 
+    async def endpoint(self) -> dict[str, Any]:
+        """Where the data-plane stream listens (started on first call, on this node's IP) and
+        the token a client must present; both change when the actor restarts."""
+        async with self._server_lock:
+            if self._server is None:
+                server = ShardServer(self._core.process)
+                await server.start(ray.util.get_node_ip_address())
+                self._server = server
+        return {
+            "host": self._server.host,
+            "port": self._server.port,
+            "token": self._server.token,
+            "incarnation": self._incarnation,
+        }
+
     # -- views ---------------------------------------------------------------------------------
 
-    def history(self, symbol: str, limit: int | None = None) -> BarBatch:
+    async def history(self, symbol: str, limit: int | None = None) -> BarBatch:
         return self._core.history(symbol, limit)
 
-    def symbols(self) -> list[str]:
+    async def symbols(self) -> list[str]:
         return self._core.symbols()
 
-    def stats(self) -> dict[str, Any]:
-        return {**self._core.stats(), "name": self._name, "incarnation": self._incarnation}
+    async def stats(self) -> dict[str, Any]:
+        stream = self._server
+        return {
+            **self._core.stats(),
+            "name": self._name,
+            "incarnation": self._incarnation,
+            "stream_requests": stream.requests if stream else 0,
+            "stream_refused": stream.refused if stream else 0,
+        }
 
-    def ping(self) -> dict[str, Any]:
+    async def ping(self) -> dict[str, Any]:
         return {
             "actor": self._name,
             "incarnation": self._incarnation,

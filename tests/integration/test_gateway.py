@@ -157,7 +157,7 @@ def test_health_and_reflection_answer(channel):
     } <= names
 
 
-def test_published_bars_produce_exactly_the_batch_signals(channel):
+def test_published_bars_produce_exactly_the_batch_signals(channel, gateway):
     bars = renamed(simulate_bars(["A", "B"], 1_500, seed=21), {"A": "EQ-A", "B": "EQ-B"})
     # Breakout asks for batched delivery; the signals must be the same.
     batch = {"momentum": 0, "mean_reversion": 0, "breakout": 50}
@@ -180,6 +180,10 @@ def test_published_bars_produce_exactly_the_batch_signals(channel):
         call.cancel()
         assert len(expected[name]) > 5
         assert sorted((s.symbol, s.time_ms, s.direction, s.price) for s in got) == expected[name]
+    # The bars went over the shards' data-plane streams, not as actor calls.
+    assert all(c.streaming for c in gateway.channels)
+    assert sum(c.stream_batches for c in gateway.channels) > 0
+    assert sum(c.actor_batches for c in gateway.channels) == 0
 
 
 def test_out_of_order_duplicate_and_invalid_bars_are_rejected_with_reasons(channel):
@@ -497,13 +501,25 @@ def test_a_restarted_shard_gets_its_subscriptions_back(channel, gateway):
     got = collect(call, len(expected))
     call.cancel()
     assert [(s.time_ms, s.direction) for s in got] == [(s.time_ms, s.direction) for s in expected]
+    # The gateway found the restarted shard's new data-plane stream.
+    link = gateway.channels[gateway.cluster.shard_index("RSH")]
+    deadline = time.monotonic() + 30
+    while not link.streaming and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert link.streaming and link.reconnects >= 1
 
 
 def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path, ray_session):
     # A second gateway with small subscriber queues and small flushes (a flush's signals land
-    # in the queues at once), with actors of its own.
+    # in the queues at once), with actors of its own. It reaches its shards by actor calls
+    # only (--shard-transport ray), so that path is covered end to end too.
     gateway = start_gateway(
-        loop, tmp_path, f"{ray_session}-slow", subscriber_queue_size=500, flush_max_bars=200
+        loop,
+        tmp_path,
+        f"{ray_session}-slow",
+        subscriber_queue_size=500,
+        flush_max_bars=200,
+        shard_transport="ray",
     )
     try:
         target = f"127.0.0.1:{gateway.port}"
@@ -537,6 +553,8 @@ def test_slow_subscriber_is_cut_off_while_a_fast_one_keeps_up(loop, tmp_path, ra
             assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
             assert "cut off" in info.value.details()
             fast.cancel()
+            assert sum(c.actor_batches for c in gateway.channels) > 0
+            assert sum(c.stream_batches for c in gateway.channels) == 0
     finally:
         loop.run(gateway.stop(grace=1.0))
 

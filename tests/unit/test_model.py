@@ -110,6 +110,51 @@ def test_bar_batch_invalid_rows_reports_every_bad_row_without_raising():
     assert "volume" in bad[3]
 
 
+_ODD_FLOATS = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, -1.0, 1e308])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.integers(1, 40),
+    seed=st.integers(0, 2**32 - 1),
+    spoil=st.lists(
+        st.tuples(
+            st.integers(0, 39),
+            st.sampled_from(["open", "high", "low", "close", "volume", "time_ms", "symbol"]),
+            _ODD_FLOATS,
+        ),
+        max_size=3,
+    ),
+)
+def test_bar_batch_quick_screen_agrees_with_the_detailed_reasons(rows, seed, spoil):
+    # invalid_rows() first screens a batch (plain Python up to 32 rows, numpy above); the
+    # screen must say "all valid" exactly when the row-by-row reasons are empty.
+    rng = np.random.default_rng(seed)
+    low = rng.uniform(1, 100, rows)
+    high = low * rng.uniform(1.0, 1.1, rows)
+    columns = {
+        "symbol": np.array(["S"] * rows, dtype=object),
+        "time_ms": np.arange(rows, dtype=np.int64),
+        "open": low + (high - low) * rng.uniform(0, 1, rows),
+        "high": high,
+        "low": low,
+        "close": low + (high - low) * rng.uniform(0, 1, rows),
+        "volume": rng.uniform(0, 10, rows),
+    }
+    for row, name, value in spoil:
+        if row >= rows:
+            continue
+        if name == "symbol":
+            columns[name][row] = " " if math.isnan(value) else ""
+        elif name == "time_ms":
+            columns[name][row] = -1
+        else:
+            columns[name][row] = value
+    batch = BarBatch(*columns.values(), validate=False)
+    assert batch._all_valid() == (not batch._reasons())
+    assert batch.invalid_rows() == batch._reasons()
+
+
 def test_bar_batch_from_frame_requires_columns():
     with pytest.raises(ValueError, match="missing column"):
         BarBatch.from_frame(pd.DataFrame({"open": [1.0]}), symbol="A")

@@ -1,7 +1,7 @@
 """The gateway's pipeline pieces without Ray or gRPC: hub, broadcast and ingestor.
 
-The ingestor talks to shards through ``shard.process.remote(batch)``; here a shard is a plain
-ShardCore behind an object with that shape, whose answer is awaitable like a Ray ref.
+The ingestor talks to shards through ``channel.process(batch)``, which returns a future (see
+supreme.workers.dataplane.ShardChannel); here a shard is a plain ShardCore behind that shape.
 """
 
 import asyncio
@@ -14,21 +14,14 @@ from supreme.server.ingest import Ingestor
 from supreme.workers.cluster import shard_for_symbol
 
 
-class _Remote:
-    def __init__(self, fn):
-        self._fn = fn
-
-    def remote(self, *args):
-        future = asyncio.get_running_loop().create_future()
-        future.set_result(self._fn(*args))
-        return future
-
-
 class LocalShard:
     def __init__(self) -> None:
         self.core = ShardCore()
-        self.process = _Remote(self.core.process)
-        self.calls = 0
+
+    def process(self, batch):
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(self.core.process(batch))
+        return future
 
 
 def _signal(i: int):
