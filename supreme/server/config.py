@@ -41,7 +41,7 @@ class GatewayConfig:
     shard_transport: str = "stream"
     # How long the trading router lets market data gather before it hands it to execution and
     # risk (a trading signal ends the wait at once).
-    market_linger_ms: float = 20.0
+    market_linger_ms: float = 50.0
     # Signals a subscriber may have queued before it is cut off with RESOURCE_EXHAUSTED.
     subscriber_queue_size: int = 10_000
     # Strategies started at boot as trading instances (name -> symbols; empty = feed symbols).

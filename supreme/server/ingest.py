@@ -4,10 +4,12 @@ Bars from every source (PublishBars streams and the gateway's own feed) go throu
 :class:`Ingestor`, which is the only writer of the per-symbol clock, so "late" has one meaning.
 
 Batching policy: pending bars are flushed when ``flush_max_bars`` have gathered, when the
-oldest pending bar has waited ``flush_interval_ms``, or at once when no flush is in flight (an
-idle pipeline gains nothing by waiting). At most ``max_inflight_flushes`` flushes are in flight;
-beyond that, publishers wait, which pushes back through gRPC flow control. Results are
-dispatched in flush order, so each subscriber sees a symbol's signals in bar order.
+oldest pending bar has waited ``flush_interval_ms``, or at once while fewer than
+``eager_flushes`` flushes are in flight (a pipeline with room gains nothing by waiting). At most
+``max_inflight_flushes`` flushes are in flight; beyond that, publishers wait, which pushes back
+through gRPC flow control. Results are dispatched in flush order per shard, so each subscriber
+sees a symbol's signals in bar order, and a shard that answers late holds up only its own
+symbols.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ class Ingestor:
         self._pending_rows = 0
         self._pending_since = 0.0
         self._wake = asyncio.Event()
-        self._previous_dispatch: asyncio.Task | None = None
+        self._previous_dispatch: dict[int, asyncio.Task] = {}  # by shard
         self._flusher: asyncio.Task | None = None
         self._closed = False
         self.stats = IngestStats()
@@ -104,8 +106,8 @@ class Ingestor:
     async def drain(self) -> None:
         """Flush what is pending and wait until every flush has been dispatched."""
         await self._flush()
-        if self._previous_dispatch is not None:
-            await asyncio.shield(self._previous_dispatch)
+        for task in list(self._previous_dispatch.values()):
+            await asyncio.shield(task)
 
     async def close(self) -> None:
         self._closed = True
@@ -208,35 +210,49 @@ class Ingestor:
             owners = np.fromiter((shard_of(s) for s in batch.symbol.tolist()), np.int64, len(batch))
             shards = np.unique(owners).tolist()
             # Each channel writes at once, so every shard gets its batches in flush order.
-            refs = [
-                self._shards[index].process(
-                    batch if len(shards) == 1 else batch.select(owners == index)
-                )
-                for index in shards
-            ]
+            sent = []
+            for index in shards:
+                part = batch if len(shards) == 1 else batch.select(owners == index)
+                sent.append((index, part, self._shards[index].process(part)))
         except BaseException:
             self._inflight -= 1
             self._slots.release()
             raise
-        previous = self._previous_dispatch
-        self._previous_dispatch = asyncio.create_task(self._dispatch(batch, refs, previous))
+        flush = _Flush(len(sent))
+        for index, part, result in sent:
+            previous = self._previous_dispatch.get(index)
+            self._previous_dispatch[index] = asyncio.create_task(
+                self._dispatch(part, result, previous, flush)
+            )
 
     async def _dispatch(
-        self, batch: BarBatch, refs: list[Any], previous: asyncio.Task | None
+        self, part: BarBatch, result: Any, previous: asyncio.Task | None, flush: _Flush
     ) -> None:
+        """Hand on one shard's share of a flush, after that shard's share of the flush before.
+
+        Order is kept per shard, hence per symbol, and not across shards: a shard that answers
+        late holds up only its own symbols' signals.
+        """
         try:
-            results = await asyncio.gather(*refs)
+            answer = await result
             if previous is not None:
                 await asyncio.shield(previous)
-            # The flush's bars go to the trading side before its signals, and after the
-            # previous flush's signals: orders then fill on the bar after their signal.
+            # A symbol's bars go to the trading side before the signals of those bars, and
+            # after the signals of its earlier bars: orders then fill on the bar after their
+            # signal.
             if self._on_flushed is not None:
-                self._on_flushed(batch)
-            for result in results:
-                self.stats.signals += len(result.signals)
-                self._hub.publish(result.signals)
+                self._on_flushed(part)
+            self.stats.signals += len(answer.signals)
+            self._hub.publish(answer.signals)
         except Exception:  # a failed shard call must not stop later flushes
             log.exception("dispatching a flush failed")
         finally:
-            self._inflight -= 1
-            self._slots.release()
+            flush.remaining -= 1
+            if flush.remaining == 0:
+                self._inflight -= 1
+                self._slots.release()
+
+
+@dataclass(slots=True)
+class _Flush:
+    remaining: int  # shards whose share is not dispatched yet

@@ -101,7 +101,7 @@ class TradingRouter:
         hub: SignalHub,
         store: InstanceStore,
         updates: Broadcast,
-        market_linger_ms: float = 20.0,
+        market_linger_ms: float = 50.0,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
