@@ -143,11 +143,13 @@ def test_paper_orders_fill_on_the_next_bar_and_the_fills_reach_risk(cluster, ggg
     assert order.status is OrderStatus.SUBMITTED
 
     following = ggg.select(slice(30, 31))
-    (fill,) = ray.get(execution.on_bars.remote(following))
-    assert fill.client_order_id == order.client_order_id
+    # on_market: on_bars plus each fill's order as it now stands and the orders still open.
+    ((fill, filled),), still_open = ray.get(execution.on_market.remote(following))
+    assert filled.client_order_id == fill.client_order_id == order.client_order_id
+    assert filled.status is OrderStatus.FILLED and still_open == []
     assert fill.time_ms == int(following.time_ms[0]) > order.created_ms
     assert fill.price == pytest.approx(float(following.open[0]) * (1 + 1e-4))  # 1 bp slippage
-    # on_bars returned after risk booked the fill: positions are already there.
+    # on_market returned after risk booked the fill: positions are already there.
     positions = ray.get(risk.positions.remote())
     assert positions["GGG"].quantity == pytest.approx(order.quantity)
     assert ray.get(risk.strategy_positions.remote()) == [
