@@ -116,7 +116,7 @@ class TradingRouter:
         self._worker: asyncio.Task | None = None
         self._ids = itertools.count(1)
         self._linger = market_linger_ms / 1000.0
-        self._signal_waiting = asyncio.Event()
+        self._signal_queued = asyncio.Event()
         self.errors = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -147,7 +147,7 @@ class TradingRouter:
     def enqueue(self, item: tuple) -> None:
         self._queue.put_nowait(item)
         if item[0] == "signal":
-            self._signal_waiting.set()
+            self._signal_queued.set()
 
     def on_bars(self, batch: BarBatch) -> None:
         """Market data for the paper broker and the risk marks, in flush order."""
@@ -263,16 +263,18 @@ class TradingRouter:
     async def _work(self) -> None:
         while True:
             items = [await self._queue.get()]
-            if items[0][0] == "bars" and self._linger > 0:
+            if items[0][0] == "bars" and self._linger > 0 and not self._signal_queued.is_set():
                 # Market data alone is not urgent (the broker and the marks go by bar time, not
                 # wall time): let more of it gather, so a fast feed of small flushes costs a
                 # few actor calls a second instead of one per flush. A signal ends the wait.
-                await self._wait_for_signal(self._linger)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._signal_queued.wait(), self._linger)
             # Take whatever else is waiting: consecutive market data merges into one batch and
             # consecutive signals into one decision call, so the router keeps up with the feed
             # however small the flushes are.
             while not self._queue.empty():
                 items.append(self._queue.get_nowait())
+            self._signal_queued.clear()  # every signal queued so far is in `items`
             try:
                 for kind, run in _runs(items):
                     try:
@@ -284,11 +286,6 @@ class TradingRouter:
             finally:
                 for _ in items:
                     self._queue.task_done()
-
-    async def _wait_for_signal(self, timeout: float) -> None:
-        self._signal_waiting.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._signal_waiting.wait(), timeout)
 
     async def _handle(self, kind: str, items: list[tuple]) -> None:
         if kind == "bars":

@@ -64,8 +64,10 @@ def _key(strategy: str | InstanceKey, params: Mapping[str, float] | None, symbol
 
 @ray.remote(num_cpus=0)
 class SymbolShard:
-    """One shard of the symbol space. Methods start in call order per caller and never await
-    mid-way (except :meth:`endpoint`), so each runs whole, one at a time."""
+    """One shard of the symbol space. No method awaits mid-way (except :meth:`endpoint`), so
+    each runs whole, one at a time. Ray does not promise that an async actor runs one caller's
+    calls in submission order: a caller that needs order waits for each call before the next
+    (as :class:`~supreme.workers.dataplane.ShardChannel` does)."""
 
     def __init__(self, name: str = "shard", *, history_limit: int = 10_000) -> None:
         self._core = ShardCore(history_limit=history_limit)

@@ -6,6 +6,7 @@ supreme.workers.dataplane.ShardChannel); here a shard is a plain ShardCore behin
 
 import asyncio
 
+from supreme.core.model import BarBatch
 from supreme.core.shard import InstanceKey, ShardCore
 from supreme.core.strategies import generate_signals
 from supreme.data.simulator import simulate_bars
@@ -143,3 +144,80 @@ def test_ingestor_reports_invalid_rows_with_their_stream_index():
     [rejection] = outcome.rejections
     assert (rejection.index, rejection.code) == (102, "INVALID")
     assert "low" in rejection.reason
+
+
+class _Calls:
+    """A fake actor method: records each call's arguments, answers with ``answer(*args)``."""
+
+    def __init__(self, log, name, answer):
+        self._log, self._name, self._answer = log, name, answer
+
+    def remote(self, *args):
+        self._log.append((self._name, args))
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(self._answer(*args))
+        return future
+
+
+def _router(tmp_path, calls, linger_ms):
+    from types import SimpleNamespace
+
+    from supreme.server.trading import InstanceStore, TradingRouter
+
+    execution = SimpleNamespace(
+        on_market=_Calls(calls, "on_market", lambda batch: ([], [])),
+        open_orders=_Calls(calls, "open_orders", lambda: []),
+    )
+    risk = SimpleNamespace(
+        on_bars=_Calls(calls, "risk.on_bars", lambda batch, orders: []),
+        on_signals=_Calls(calls, "risk.on_signals", lambda signals, orders: []),
+    )
+    return TradingRouter(
+        shard_for=None,
+        risk=risk,
+        execution=execution,
+        hub=SignalHub(),
+        store=InstanceStore(tmp_path / "instances.json"),
+        updates=Broadcast(),
+        market_linger_ms=linger_ms,
+    )
+
+
+def test_router_lets_market_data_gather_and_a_signal_ends_the_wait(tmp_path):
+    bars = simulate_bars(["A", "B"], 30, seed=2)
+    flushes = [bars.select(slice(i, i + 3)) for i in range(0, len(bars), 3)]
+
+    async def scenario(linger_ms):
+        calls = []
+        router = _router(tmp_path, calls, linger_ms)
+        await router.start()
+        loop = asyncio.get_running_loop()
+        for flush in flushes[:10]:  # ten small flushes within the linger
+            router.on_bars(flush)
+            await asyncio.sleep(0.001)
+        await router.drain()
+        quiet = len(calls)
+        # Bars then a signal: the signal must not wait out the (long) linger.
+        started = loop.time()
+        router.on_bars(flushes[10])
+        router.enqueue(("signal", "inst-1", _signal(1)))
+        await router.drain()
+        waited = loop.time() - started
+        await router.close()
+        return calls, quiet, waited
+
+    calls, quiet, waited = asyncio.run(scenario(linger_ms=500.0))
+    market = [args[0] for name, args in calls if name == "on_market"]
+    # The ten flushes went to execution in one call (then risk), every bar once and in order.
+    assert quiet == 2 and len(market[0]) == 10 * len(flushes[0])
+    assert market[0].time_ms.tolist() == BarBatch.concat(flushes[:10]).time_ms.tolist()
+    assert waited < 0.25  # well under the 500 ms linger
+    assert [name for name, _ in calls[2:]] == [
+        "on_market",
+        "risk.on_bars",
+        "open_orders",
+        "risk.on_signals",
+    ]
+
+    calls, quiet, _ = asyncio.run(scenario(linger_ms=0.0))
+    assert quiet > 2  # without a linger, flushes go one by one as they come
