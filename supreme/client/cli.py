@@ -23,6 +23,7 @@ from supreme.client.errors import (
     UnavailableError,
 )
 from supreme.core.errors import SupremeError
+from supreme.data.cli import add_data_command
 from supreme.server.cli import add_serve_command
 
 __all__ = ["main"]
@@ -86,7 +87,7 @@ def _cmd_backtest(args: argparse.Namespace) -> int:
 
     strategies = args.strategy or ["momentum"]
     params = _parse_params(args.param or [], strategies)
-    bars = read_bars(args.data, symbol=args.symbol)
+    bars = read_bars(args.data, symbol=args.symbol, timeframe=args.timeframe)
     if args.remote:
         return _backtest_remote(args, strategies, params, bars)
     config = BacktestConfig(
@@ -743,7 +744,9 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     bt = commands.add_parser("backtest", help="backtest strategies on a CSV or Parquet file")
-    bt.add_argument("--data", required=True, help="CSV or Parquet file of OHLCV bars")
+    bt.add_argument(
+        "--data", required=True, help="CSV or Parquet file of OHLCV bars, or a data store dir"
+    )
     bt.add_argument(
         "--strategy", action="append", help="strategy name (repeat for several); default momentum"
     )
@@ -751,6 +754,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", metavar="K=V", help="parameter (strategy.k=v with several)"
     )
     bt.add_argument("--symbol", help="symbol to use (filters a multi-symbol file)")
+    bt.add_argument("--timeframe", help="with a data store directory: which timeframe")
     bt.add_argument("--cash", type=float, default=100_000.0, help="initial cash")
     bt.add_argument("--fee-bps", type=float, default=1.0, help="paper broker fee, bps")
     bt.add_argument("--slippage-bps", type=float, default=1.0, help="paper broker slippage, bps")
@@ -781,6 +785,7 @@ def build_parser() -> argparse.ArgumentParser:
     offline.add_argument("--cash", type=float, default=100_000.0)
     offline.set_defaults(handler=_cmd_demo)
     add_serve_command(commands)
+    add_data_command(commands)
     _add_client_commands(commands)
     return parser
 

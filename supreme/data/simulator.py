@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from supreme.core.model import BarBatch
 
-__all__ = ["SimulatorConfig", "simulate_bars", "simulator_stream"]
+__all__ = ["SimulatorConfig", "SimulatorFeed", "simulate_bars", "simulator_stream"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,3 +156,45 @@ async def simulator_stream(
             )
             await asyncio.sleep(interval)
         last_close = prices["close"][-1] * scale
+
+
+class SimulatorFeed:
+    """The simulator as a :class:`~supreme.data.feed.Feed`: the gateway's embedded default.
+
+    :meth:`stream` is :func:`simulator_stream` (``rate`` bars per second over all symbols,
+    stamped with the wall clock). :meth:`history` gives the bars of one symbol on the
+    timeframe's grid in ``[start_ms, end_ms)``; it is reproducible for the same (seed, symbol,
+    timeframe, start), but two different ranges are two different random paths, so it is meant
+    for tests and demos, not for a store of history.
+    """
+
+    name = "simulator"
+
+    def __init__(
+        self, *, rate: float = 20.0, seed: int = 0, config: SimulatorConfig | None = None
+    ) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be > 0 bars/s, got {rate}")
+        self._rate = rate
+        self._seed = seed
+        self._config = config
+
+    async def history(
+        self, symbol: str, timeframe: str, start_ms: int, end_ms: int
+    ) -> AsyncIterator[BarBatch]:
+        from supreme.data.feed import timeframe_ms
+
+        step = timeframe_ms(timeframe)
+        first = -(-start_ms // step) * step  # the first grid point at or after start
+        n = max(0, -(-(end_ms - first) // step))
+        if n:
+            seed = self._seed + zlib.crc32(f"{symbol}/{timeframe}/{first}".encode())
+            yield simulate_bars(
+                symbol, n, interval_ms=step, start_ms=first, seed=seed, config=self._config
+            )
+
+    def stream(self, symbols: Sequence[str], timeframe: str) -> AsyncIterator[BarBatch]:
+        return simulator_stream(symbols, rate=self._rate, seed=self._seed, config=self._config)
+
+    async def close(self) -> None:
+        """Nothing to release."""

@@ -222,22 +222,33 @@ class Gateway:
 
     async def _run_feed(self) -> None:
         cfg = self.config
+        feed = None
         try:
             if cfg.feed == "simulator":
                 from supreme.data.simulator import simulator_stream
 
                 stream = simulator_stream(cfg.feed_symbols, rate=cfg.feed_rate, seed=cfg.feed_seed)
-            else:
+            elif cfg.feed.startswith(("csv:", "parquet:")):
                 from supreme.data.files import read_bars, replay
 
                 path = cfg.feed.split(":", 1)[1]
                 stream = replay(await asyncio.to_thread(read_bars, path), rate=cfg.feed_rate)
+            else:
+                from supreme.data.cli import make_feed
+
+                feed = make_feed(cfg.feed, speed=cfg.feed_speed)
+                stream = feed.stream(list(cfg.feed_symbols), cfg.feed_timeframe)
             async for batch in stream:
                 await self.ingestor.submit(batch)
+            log.info("the %s feed ended", cfg.feed)
         except asyncio.CancelledError:
             raise
         except Exception:  # a broken feed is logged; the gateway stays up
             log.exception("the %s feed stopped", cfg.feed)
+        finally:
+            if feed is not None:
+                with contextlib.suppress(Exception):
+                    await feed.close()
 
     async def _pump_risk_events(self) -> None:
         while True:

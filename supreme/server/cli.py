@@ -17,7 +17,14 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=50051, help="gRPC port (0 picks a free one)")
     serve.add_argument(
-        "--feed", default="simulator", help="simulator | none | csv:PATH (CSV or Parquet replay)"
+        "--feed",
+        default="simulator",
+        help="simulator | none | csv:PATH (replay at --rate) | file:PATH (replay at --speed) | "
+        "yahoo | ccxt:EXCHANGE (live polling of --symbols at --timeframe)",
+    )
+    serve.add_argument("--timeframe", default="1m", help="bar timeframe of yahoo / ccxt feeds")
+    serve.add_argument(
+        "--speed", type=float, default=1.0, help="file: feed pace, x real time (0: no pacing)"
     )
     serve.add_argument(
         "--symbols", default=",".join(DEFAULT_SYMBOLS), help="feed symbols, comma separated"
@@ -57,6 +64,8 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         feed_symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
         feed_rate=args.rate,
         feed_seed=args.seed,
+        feed_timeframe=args.timeframe,
+        feed_speed=args.speed,
         ray_address=args.ray_address,
         num_shards=args.shards,
         shard_transport=args.shard_transport,

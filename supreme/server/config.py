@@ -16,12 +16,16 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     # 0 picks a free port (tests); the bound port is reported by Gateway.start().
     port: int = 50051
-    # "simulator", "none", or "csv:PATH" (CSV or Parquet, replayed at `feed_rate`).
+    # "simulator", "none", "csv:PATH" (CSV or Parquet, replayed at `feed_rate`), "file:PATH"
+    # (files or a data store, replayed at `feed_speed` times their own pace), "yahoo" or
+    # "ccxt:EXCHANGE" (live polling of `feed_symbols` at `feed_timeframe`).
     feed: str = "simulator"
     feed_symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     # Bars per second across all symbols for the simulator and file replay.
     feed_rate: float = 20.0
     feed_seed: int = 7
+    feed_timeframe: str = "1m"
+    feed_speed: float = 1.0
     ray_address: str | None = None
     # Ray namespace of this deployment's named actors; two gateways in one namespace share them.
     namespace: str = "supreme"
@@ -51,8 +55,22 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
             raise InvalidArgument(f"port must lie in [0, 65535], got {self.port}")
-        if not (self.feed in ("simulator", "none") or self.feed.startswith(("csv:", "parquet:"))):
-            raise InvalidArgument(f"feed must be simulator, none or csv:PATH, got {self.feed!r}")
+        if not (
+            self.feed in ("simulator", "none", "yahoo")
+            or (
+                self.feed.startswith(("csv:", "parquet:", "file:", "ccxt:"))
+                and self.feed[-1] != ":"
+            )
+        ):
+            raise InvalidArgument(
+                "feed must be simulator, none, csv:PATH, file:PATH, yahoo or ccxt:EXCHANGE, "
+                f"got {self.feed!r}"
+            )
+        from supreme.data.feed import timeframe_ms
+
+        timeframe_ms(self.feed_timeframe)
+        if self.feed_speed < 0:
+            raise InvalidArgument(f"feed_speed must be >= 0 (0: no pacing), got {self.feed_speed}")
         if self.feed_rate <= 0:
             raise InvalidArgument(f"feed_rate must be > 0 bars/s, got {self.feed_rate}")
         if self.num_shards is not None and self.num_shards < 1:
