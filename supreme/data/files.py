@@ -274,8 +274,11 @@ def _raw_chunks(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     """The file's rows, ``rows`` at a time, as DataFrames (pyarrow streaming readers)."""
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
-        for record_batch in pq.ParquetFile(path).iter_batches(batch_size=rows):
-            yield record_batch.to_pandas()
+        # Without pre-buffering: pyarrow's coalesced read-ahead otherwise keeps the file's
+        # column chunks resident and memory grows with the file (bench/file_feed_memory.py).
+        with pq.ParquetFile(path, pre_buffer=False) as parquet:
+            for record_batch in parquet.iter_batches(batch_size=rows):
+                yield record_batch.to_pandas()
     elif name.endswith((".csv", ".csv.gz", ".txt")):
         # block_size bounds the bytes per batch; about 100 bytes a CSV row.
         options = pacsv.ReadOptions(block_size=max(1 << 16, rows * 100))
