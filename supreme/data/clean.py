@@ -24,10 +24,12 @@ gaps                   reported when ``timeframe_ms`` is given; with            
 =====================  ==========================================================  =========
 
 Markets with sessions (equities, daily bars over weekends) have gaps by nature: they are
-reported, and should not be filled. PublishBars applies the same bar rules
-(:meth:`BarBatch.invalid_rows`) and the same ordering rules, in their strictest form: a
-publisher's bad, late or repeated rows are rejected with a reason, never repaired, because the
-publisher must learn about them.
+reported, and should not be filled.
+
+:func:`screen_rows` is the same rules in their strictest form, for a live stream: a bad, late
+or repeated row is rejected with a code and a reason, never repaired. PublishBars and the
+gateway's own feed go through it (in :class:`~supreme.server.ingest.Ingestor`), because a
+publisher must learn that its bars were refused.
 """
 
 from __future__ import annotations
@@ -42,7 +44,21 @@ import pandas as pd
 from supreme.core.errors import InvalidArgument
 from supreme.core.model import BarBatch
 
-__all__ = ["CleanPolicy", "CleanReport", "Gap", "clean_bars"]
+__all__ = [
+    "DUPLICATE",
+    "INVALID",
+    "OUT_OF_ORDER",
+    "CleanPolicy",
+    "CleanReport",
+    "Gap",
+    "clean_bars",
+    "screen_rows",
+]
+
+# Rejection codes of screen_rows.
+INVALID = "INVALID"
+OUT_OF_ORDER = "OUT_OF_ORDER"
+DUPLICATE = "DUPLICATE"
 
 _PRICES = ("open", "high", "low", "close")
 _COLUMNS = ("symbol", "time_ms", "open", "high", "low", "close", "volume")
@@ -288,3 +304,44 @@ def _gaps(frame: pd.DataFrame, policy: CleanPolicy, report: CleanReport) -> pd.D
         frame = pd.concat([frame, filled], ignore_index=True)
         frame = frame.sort_values(["time_ms", "symbol"], kind="stable").reset_index(drop=True)
     return frame
+
+
+def screen_rows(
+    batch: BarBatch, last_time: dict[str, int]
+) -> tuple[np.ndarray, list[tuple[int, str, int, str, str]]]:
+    """The strict, live form of the pipeline: which rows of ``batch`` to keep, and each
+    refused row as ``(row, symbol, time_ms, code, reason)`` in row order.
+
+    A row breaking a bar rule is INVALID; a row not newer than the last kept bar of its symbol
+    (in ``last_time``, which is updated with the kept rows) is DUPLICATE or OUT_OF_ORDER.
+    """
+    n = len(batch)
+    keep = np.ones(n, dtype=bool)
+    rejected: list[tuple[int, str, int, str, str]] = []
+    symbols = batch.symbol.tolist()
+    times = batch.time_ms.tolist()
+    for row, reason in batch.invalid_rows().items():
+        keep[row] = False
+        rejected.append((row, str(symbols[row]), times[row], INVALID, reason))
+    for row in range(n):
+        if not keep[row]:
+            continue
+        symbol, t = symbols[row], times[row]
+        previous = last_time.get(symbol)
+        if previous is not None and t <= previous:
+            keep[row] = False
+            late = "a duplicate of" if t == previous else "older than"
+            rejected.append(
+                (
+                    row,
+                    symbol,
+                    t,
+                    DUPLICATE if t == previous else OUT_OF_ORDER,
+                    f"bar at {t} is {late} the last accepted bar of {symbol} at {previous}; "
+                    "bars of a symbol must arrive in strictly increasing time",
+                )
+            )
+        else:
+            last_time[symbol] = t
+    rejected.sort(key=lambda r: r[0])
+    return keep, rejected

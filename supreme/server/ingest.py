@@ -25,15 +25,12 @@ from typing import Any
 import numpy as np
 
 from supreme.core.model import BarBatch
+from supreme.data.clean import screen_rows
 from supreme.server.hub import SignalHub
 
 log = logging.getLogger("supreme.server.ingest")
 
 __all__ = ["IngestOutcome", "Ingestor", "Rejection"]
-
-INVALID = "INVALID"
-OUT_OF_ORDER = "OUT_OF_ORDER"
-DUPLICATE = "DUPLICATE"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,37 +124,11 @@ class Ingestor:
         if n == 0:
             return outcome
         self.stats.received += n
-        keep = np.ones(n, dtype=bool)
-        bad = batch.invalid_rows()
-        symbols = batch.symbol.tolist()
-        times = batch.time_ms.tolist()
-        for row, reason in bad.items():
-            keep[row] = False
-            outcome.rejections.append(
-                Rejection(index_offset + row, str(symbols[row]), times[row], INVALID, reason)
-            )
-        last = self._last_time
-        for row in range(n):
-            if not keep[row]:
-                continue
-            symbol, t = symbols[row], times[row]
-            previous = last.get(symbol)
-            if previous is not None and t <= previous:
-                keep[row] = False
-                code = DUPLICATE if t == previous else OUT_OF_ORDER
-                outcome.rejections.append(
-                    Rejection(
-                        index_offset + row,
-                        symbol,
-                        t,
-                        code,
-                        f"bar at {t} is {'a duplicate of' if t == previous else 'older than'} "
-                        f"the last accepted bar of {symbol} at {previous}; bars of a symbol "
-                        "must arrive in strictly increasing time",
-                    )
-                )
-            else:
-                last[symbol] = t
+        keep, rejected = screen_rows(batch, self._last_time)
+        outcome.rejections.extend(
+            Rejection(index_offset + row, symbol, t, code, reason)
+            for row, symbol, t, code, reason in rejected
+        )
         outcome.rejections.sort(key=lambda r: r.index)
         for rejection in outcome.rejections:
             self.stats.rejected[rejection.code] += 1
