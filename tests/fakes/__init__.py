@@ -1,0 +1,1 @@
+"""Local fakes of outside services (venue APIs) for tests; they listen on loopback only."""

@@ -1,0 +1,702 @@
+"""A faithful fake of Binance spot's public REST API, served on loopback, for tests.
+
+:class:`FakeBinance` runs a ``ThreadingHTTPServer`` on ``127.0.0.1`` (a free port) in a daemon
+thread and answers the way ``api.binance.com`` does, in the same JSON shapes:
+
+- ``GET /api/v3/ping``: ``{}``;
+- ``GET /api/v3/time``: ``{"serverTime": ms}``;
+- ``GET /api/v3/exchangeInfo`` (optionally ``symbol`` or ``symbols``): ``timezone``,
+  ``serverTime``, ``rateLimits``, ``exchangeFilters`` and one ``symbols`` entry per listed
+  symbol (status, assets, precisions, order types, permissions/permissionSets, filters:
+  PRICE_FILTER, LOT_SIZE, NOTIONAL and the rest);
+- ``GET /api/v3/klines`` (``symbol``, ``interval``, ``startTime``, ``endTime``, ``limit``:
+  default 500, at most 1000, capped here; ccxt never asks for more): a list of 12-element
+  arrays ``[openTime, "open", "high", "low", "close", "volume", closeTime, "quoteVolume",
+  trades, "takerBuyBase", "takerBuyQuote", "0"]``, numbers as strings with 8 decimals. With
+  ``startTime``, the first ``limit`` candles opening at or after it; otherwise the last
+  ``limit`` opening at or before ``endTime`` (or now).
+
+Errors are Binance's: HTTP 400 with ``{"code": -1121, "msg": "Invalid symbol."}`` for an unknown
+symbol, -1120 for an unknown interval, -1100 for a malformed number, -1102 for a missing
+parameter, -1023 when ``startTime > endTime``; 404 for a path Binance does not serve.
+
+Candles lie on Binance's grid (aligned to the Unix epoch, weekly candles to Mondays) and
+come from a deterministic price path: each symbol's price is a function of the interval and the
+candle's index, so the same request always gets the same answer and a test can compute what it
+should have received (:meth:`FakeBinance.candles`). As on Binance, the candle that is still
+forming by the fake's clock (:attr:`FakeBinance.now_ms`, real time when ``None``) is served too,
+with partial values; candles after it do not exist yet, nor do candles before the symbol was
+listed or inside an ``outage`` (a window in which the venue recorded nothing, as during an
+exchange-wide maintenance).
+
+Tests script faults on the klines endpoint, counted from the next klines request:
+:meth:`~FakeBinance.rate_limit` (HTTP 429 with ``Retry-After``), :meth:`~FakeBinance.ban`
+(HTTP 418, Binance's IP ban), :meth:`~FakeBinance.reject` (HTTP 400 with any Binance error
+code) and :meth:`~FakeBinance.drop` (the socket is closed without a response: a network drop
+mid-download). Every request is logged (:attr:`FakeBinance.requests`).
+
+:func:`binance_exchange` builds a ``ccxt.async_support.binance`` that talks only to the fake
+and reads the fake's clock.
+
+Not modelled: the ``1M`` interval (calendar months), ``timeZone``, weight-based throttling (the
+fake only reports ``x-mbx-used-weight``), and every private or derivatives endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = [
+    "DEFAULT_SYMBOLS",
+    "INTERVALS",
+    "FakeBinance",
+    "Request",
+    "SymbolSpec",
+    "binance_config",
+    "binance_exchange",
+]
+
+# Binance's spot kline intervals of fixed length, in ms ("1M", calendar months, is not served).
+INTERVALS: dict[str, int] = {
+    "1s": 1_000,
+    "1m": 60_000,
+    "3m": 180_000,
+    "5m": 300_000,
+    "15m": 900_000,
+    "30m": 1_800_000,
+    "1h": 3_600_000,
+    "2h": 7_200_000,
+    "4h": 14_400_000,
+    "6h": 21_600_000,
+    "8h": 28_800_000,
+    "12h": 43_200_000,
+    "1d": 86_400_000,
+    "3d": 259_200_000,
+    "1w": 604_800_000,
+}
+_WEEK_ORIGIN_MS = 4 * 86_400_000  # Monday 1970-01-05 00:00 UTC: weekly candles open on Mondays
+_MAX_LIMIT = 1000
+_DEFAULT_LIMIT = 500
+_MASK64 = (1 << 64) - 1
+_KLINES = "/api/v3/klines"
+_WEIGHTS = {"/api/v3/ping": 1, "/api/v3/time": 1, "/api/v3/exchangeInfo": 20, _KLINES: 2}
+_ORDER_TYPES = [
+    "LIMIT",
+    "LIMIT_MAKER",
+    "MARKET",
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolSpec:
+    """One spot market of the fake: its Binance id, assets, price level and filters."""
+
+    symbol: str
+    base: str
+    quote: str
+    price: float  # the level the price path moves around
+    tick: str  # PRICE_FILTER tickSize
+    step: str  # LOT_SIZE stepSize
+    min_notional: str
+    listed_ms: int = 0  # no candle opens before this
+
+    @property
+    def price_decimals(self) -> int:
+        return _decimals(self.tick)
+
+    @property
+    def qty_decimals(self) -> int:
+        return _decimals(self.step)
+
+
+DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
+    SymbolSpec("BTCUSDT", "BTC", "USDT", 42_000.0, "0.01", "0.00001", "5", 1_502_942_400_000),
+    SymbolSpec("ETHUSDT", "ETH", "USDT", 2_300.0, "0.01", "0.0001", "5", 1_502_942_400_000),
+    SymbolSpec("ETHBTC", "ETH", "BTC", 0.055, "0.00001", "0.0001", "0.0001", 1_500_004_800_000),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One request the fake received, in arrival order."""
+
+    path: str
+    params: dict[str, str]
+    status: int | None  # None: the connection was dropped without an answer
+    at_ms: int  # the fake's clock when it arrived
+    rows: int | None = None  # klines answered
+
+    @property
+    def start_time(self) -> int | None:
+        value = self.params.get("startTime")
+        return int(value) if value is not None and value.isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    status: int | None  # None: drop the connection
+    body: dict[str, Any] | None = None
+    retry_after: int | None = None
+
+
+class FakeBinance:
+    """Binance spot's public REST API on ``127.0.0.1``; see the module docstring.
+
+    ``with FakeBinance() as fake: ...`` or ``fake = FakeBinance(); ...; fake.stop()``.
+    """
+
+    def __init__(
+        self,
+        symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS,
+        *,
+        now_ms: int | None = None,
+        outages: list[tuple[int, int]] | None = None,
+    ) -> None:
+        self.symbols: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
+        self.now_ms = now_ms  # the fake's clock; None: real time
+        self.outages: list[tuple[int, int]] = list(outages or [])  # [start, end) without candles
+        self._delisted: set[str] = set()
+        self._lock = threading.Lock()
+        self._log: list[Request] = []
+        self._klines_seen = 0
+        self._faults: dict[int, _Fault] = {}  # klines request number -> fault
+        self._weight_minute = -1
+        self._weight = 0
+
+        fake = self
+
+        class Handler(_Handler):
+            owner = fake
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        host, port = self._server.server_address[:2]
+        self.base_url = f"http://{host}:{port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def __enter__(self) -> FakeBinance:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket (idempotent)."""
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()
+
+    # -- clock -----------------------------------------------------------------------------------
+
+    def clock_ms(self) -> int:
+        """The fake's current time: ``now_ms``, or real time when it is ``None``."""
+        now = self.now_ms
+        return time.time_ns() // 1_000_000 if now is None else now
+
+    def advance(self, ms: int) -> int:
+        """Move the (fixed) clock forward by ``ms``; returns the new time."""
+        self.now_ms = self.clock_ms() + ms
+        return self.now_ms
+
+    # -- scripted faults -------------------------------------------------------------------------
+
+    def rate_limit(self, count: int = 1, *, at: int = 1, retry_after: int = 0) -> None:
+        """Answer ``count`` klines requests, from the ``at``-th next one, with HTTP 429."""
+        body = {
+            "code": -1003,
+            "msg": "Too much request weight used; current limit is 6000 request weight per 1 "
+            "MINUTE. Please use WebSocket Streams for live updates to avoid polling the API.",
+        }
+        self._schedule(_Fault(429, body, retry_after), count, at)
+
+    def ban(self, count: int = 1, *, at: int = 1, retry_after: int = 0) -> None:
+        """Answer ``count`` klines requests, from the ``at``-th next one, with HTTP 418."""
+        until = self.clock_ms() + retry_after * 1000
+        body = {
+            "code": -1003,
+            "msg": f"Way too much request weight used; IP banned until {until}. Please use "
+            "WebSocket Streams for live updates to avoid bans.",
+        }
+        self._schedule(_Fault(418, body, retry_after), count, at)
+
+    def reject(
+        self, code: int, msg: str, *, count: int = 1, at: int = 1, status: int = 400
+    ) -> None:
+        """Answer ``count`` klines requests, from the ``at``-th next one, with a Binance error."""
+        self._schedule(_Fault(status, {"code": code, "msg": msg}), count, at)
+
+    def drop(self, count: int = 1, *, at: int = 1) -> None:
+        """Close the connection without answering ``count`` klines requests, from the ``at``-th
+        next one (a network drop mid-download)."""
+        self._schedule(_Fault(None), count, at)
+
+    def delist(self, symbol: str) -> None:
+        """Forget ``symbol``: klines answer -1121 and exchangeInfo no longer lists it."""
+        self._delisted.add(symbol)
+
+    def _schedule(self, fault: _Fault, count: int, at: int) -> None:
+        if count < 0 or at < 1:
+            raise ValueError("count must be >= 0 and at >= 1")
+        with self._lock:
+            first = self._klines_seen + at
+            for n in range(first, first + count):
+                self._faults[n] = fault
+
+    # -- what was asked --------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request so far, in arrival order."""
+        with self._lock:
+            return list(self._log)
+
+    def klines_requests(self) -> list[Request]:
+        return [r for r in self.requests if r.path == _KLINES]
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self._log.clear()
+
+    # -- the price path --------------------------------------------------------------------------
+
+    def candles(
+        self,
+        symbol: str,
+        interval: str,
+        start_ms: int,
+        end_ms: int,
+        *,
+        closed_only: bool = False,
+        now_ms: int | None = None,
+    ) -> list[list[Any]]:
+        """The candles (Binance's 12-element rows) opening in ``[start_ms, end_ms)`` that exist
+        at ``now_ms`` (default: the fake's clock), the forming one included unless
+        ``closed_only``: exactly what the klines endpoint serves for that range."""
+        spec = self.symbols[symbol]
+        step, origin = INTERVALS[interval], _origin(interval)
+        now = self.clock_ms() if now_ms is None else now_ms
+        rows = []
+        for index in self._indices_up(spec, interval, _ceil_index(start_ms, step, origin), now):
+            open_ms = origin + index * step
+            if open_ms >= end_ms:
+                break
+            if closed_only and open_ms + step > now:
+                break
+            rows.append(self._row(spec, interval, index, now))
+        return rows
+
+    def _indices_up(self, spec: SymbolSpec, interval: str, first: int, now: int):
+        """Candle indices from ``first`` upward that exist by ``now``, skipping outages."""
+        step, origin = INTERVALS[interval], _origin(interval)
+        index = max(first, _ceil_index(spec.listed_ms, step, origin))
+        last = (now - origin) // step  # the forming candle
+        while index <= last:
+            open_ms = origin + index * step
+            outage = self._outage_at(open_ms)
+            if outage is not None:
+                index = _ceil_index(outage[1], step, origin)
+                continue
+            yield index
+            index += 1
+
+    def _indices_down(self, spec: SymbolSpec, interval: str, last: int):
+        step, origin = INTERVALS[interval], _origin(interval)
+        first = _ceil_index(spec.listed_ms, step, origin)
+        index = last
+        while index >= first:
+            open_ms = origin + index * step
+            outage = self._outage_at(open_ms)
+            if outage is not None:
+                index = (outage[0] - 1 - origin) // step
+                continue
+            yield index
+            index -= 1
+
+    def _outage_at(self, open_ms: int) -> tuple[int, int] | None:
+        for start, end in self.outages:
+            if start <= open_ms < end:
+                return start, end
+        return None
+
+    def _row(self, spec: SymbolSpec, interval: str, index: int, now: int) -> list[Any]:
+        step, origin = INTERVALS[interval], _origin(interval)
+        open_ms = origin + index * step
+        seed = zlib.crc32(f"{spec.symbol}/{interval}".encode())
+        tick, lot = Decimal(spec.tick), Decimal(spec.step)
+        o = self._level(spec, seed, index)
+        c = self._level(spec, seed, index + 1)
+        body_hi, body_lo = max(o, c), min(o, c)
+        h = body_hi + math.ceil(body_hi * 0.004 * _uniform(seed, index, 1))
+        lo = body_lo - math.floor(body_lo * 0.004 * _uniform(seed, index, 2))
+        lo = max(lo, 1)
+        volume = max(1, round((1 + 99 * _uniform(seed, index, 3)) * 10**spec.qty_decimals))
+        taker = round(volume * _uniform(seed, index, 4))
+        trades = 100 + int(2_000 * _uniform(seed, index, 5))
+        fraction = (now - open_ms) / step
+        if fraction < 1:  # still forming: what has traded so far
+            c = o + round((c - o) * fraction)
+            h = max(o, c) + round((h - body_hi) * fraction)
+            lo = min(o, c) - round((body_lo - lo) * fraction)
+            volume, taker = round(volume * fraction), round(taker * fraction)
+            trades = int(trades * fraction)
+        price = [Decimal(x) * tick for x in (o, h, lo, c)]
+        vol, buy = Decimal(volume) * lot, Decimal(taker) * lot
+        average = sum(price) / 4
+        return [
+            open_ms,
+            *(_fmt(p) for p in price),
+            _fmt(vol),
+            open_ms + step - 1,
+            _fmt(vol * average),
+            trades,
+            _fmt(buy),
+            _fmt(buy * average),
+            "0",
+        ]
+
+    @staticmethod
+    def _level(spec: SymbolSpec, seed: int, index: int) -> int:
+        """The price, in ticks, at the boundary opening candle ``index``."""
+        phase = (seed % 1000) / 1000 * 2 * math.pi
+        log_move = (
+            0.08 * math.sin(index / 211 + phase)
+            + 0.02 * math.sin(index / 17 + 2 * phase)
+            + 0.004 * (_uniform(seed, index, 0) - 0.5)
+        )
+        return max(1, round(spec.price * math.exp(log_move) / float(spec.tick)))
+
+    # -- serving ---------------------------------------------------------------------------------
+
+    def _handle(self, handler: _Handler) -> None:
+        url = urlsplit(handler.path)
+        query = parse_qs(url.query, keep_blank_values=True)
+        params = {k: v[-1] for k, v in query.items()}
+        path = url.path
+        with self._lock:
+            now = self.clock_ms()
+            fault = None
+            if path == _KLINES:
+                self._klines_seen += 1
+                fault = self._faults.pop(self._klines_seen, None)
+            minute = now // 60_000
+            if minute != self._weight_minute:
+                self._weight_minute, self._weight = minute, 0
+            self._weight += _WEIGHTS.get(path, 1)
+            weight = self._weight
+        if fault is not None and fault.status is None:
+            self._record(Request(path, params, None, now))
+            handler.close_connection = True  # finish() closes the socket: no answer at all
+            return
+        if fault is not None:
+            headers = {} if fault.retry_after is None else {"Retry-After": str(fault.retry_after)}
+            status, payload, rows = fault.status, fault.body, None
+        else:
+            headers = {}
+            status, payload = self._route(path, params, now)
+            rows = len(payload) if path == _KLINES and status == 200 else None
+        self._record(Request(path, params, status, now, rows))
+        handler.answer(status, payload, weight, headers)
+
+    def _record(self, request: Request) -> None:
+        with self._lock:
+            self._log.append(request)
+
+    def _route(self, path: str, params: dict[str, str], now: int) -> tuple[int, Any]:
+        if path == "/api/v3/ping":
+            return 200, {}
+        if path == "/api/v3/time":
+            return 200, {"serverTime": now}
+        if path == "/api/v3/exchangeInfo":
+            return self._exchange_info(params, now)
+        if path == _KLINES:
+            return self._klines(params, now)
+        return 404, None
+
+    def _exchange_info(self, params: dict[str, str], now: int) -> tuple[int, Any]:
+        listed = [s for name, s in self.symbols.items() if name not in self._delisted]
+        wanted: list[str] | None = None
+        if "symbol" in params:
+            wanted = [params["symbol"]]
+        elif "symbols" in params:
+            try:
+                wanted = list(json.loads(params["symbols"]))
+            except ValueError:
+                return 400, _error(-1100, "Illegal characters found in parameter 'symbols'.")
+        if wanted is not None:
+            known = {s.symbol: s for s in listed}
+            if any(w not in known for w in wanted):
+                return 400, _error(-1121, "Invalid symbol.")
+            listed = [known[w] for w in wanted]
+        return 200, {
+            "timezone": "UTC",
+            "serverTime": now,
+            "rateLimits": [
+                {
+                    "rateLimitType": "REQUEST_WEIGHT",
+                    "interval": "MINUTE",
+                    "intervalNum": 1,
+                    "limit": 6000,
+                },
+                {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+                {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+                {
+                    "rateLimitType": "RAW_REQUESTS",
+                    "interval": "MINUTE",
+                    "intervalNum": 5,
+                    "limit": 61000,
+                },
+            ],
+            "exchangeFilters": [],
+            "symbols": [_symbol_info(s) for s in listed],
+        }
+
+    def _klines(self, params: dict[str, str], now: int) -> tuple[int, Any]:
+        for name in ("symbol", "interval"):
+            if not params.get(name):
+                return 400, _error(
+                    -1102,
+                    f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.",
+                )
+        numbers: dict[str, int] = {}
+        for name in ("startTime", "endTime", "limit"):
+            if name in params:
+                raw = params[name]
+                if not (raw.isdigit() and len(raw) <= 20):
+                    return 400, _error(
+                        -1100,
+                        f"Illegal characters found in parameter '{name}'; "
+                        "legal range is '^[0-9]{1,20}$'.",
+                    )
+                numbers[name] = int(raw)
+        symbol, interval = params["symbol"], params["interval"]
+        if symbol not in self.symbols or symbol in self._delisted:
+            return 400, _error(-1121, "Invalid symbol.")
+        if interval not in INTERVALS:
+            return 400, _error(-1120, "Invalid interval.")
+        start, end = numbers.get("startTime"), numbers.get("endTime")
+        if start is not None and end is not None and start > end:
+            return 400, _error(-1023, "Start time is greater than end time.")
+        limit = numbers.get("limit", _DEFAULT_LIMIT)
+        if limit < 1:
+            return 400, _error(-1130, "Data sent for parameter 'limit' is not valid.")
+        limit = min(limit, _MAX_LIMIT)
+        spec = self.symbols[symbol]
+        step, origin = INTERVALS[interval], _origin(interval)
+        forming = (now - origin) // step
+        last = forming if end is None else min(forming, (end - origin) // step)
+        indices: list[int] = []
+        if start is not None:  # the first `limit` candles opening at or after startTime
+            for index in self._indices_up(spec, interval, _ceil_index(start, step, origin), now):
+                if index > last or len(indices) == limit:
+                    break
+                indices.append(index)
+        else:  # the last `limit` candles opening at or before endTime (or now)
+            for index in self._indices_down(spec, interval, last):
+                if len(indices) == limit:
+                    break
+                indices.append(index)
+            indices.reverse()
+        return 200, [self._row(spec, interval, i, now) for i in indices]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: FakeBinance
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real API; every answer has a length
+    timeout = 10  # an idle kept-alive connection is closed after this
+
+    def do_GET(self) -> None:
+        self.owner._handle(self)
+
+    def answer(self, status: int, payload: Any, weight: int, headers: dict[str, str]) -> None:
+        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json;charset=UTF-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-mbx-used-weight", str(weight))
+        self.send_header("x-mbx-used-weight-1m", str(weight))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: the fake keeps its own log
+        pass
+
+
+def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
+    max_price = "1000000.00000000" if spec.price > 1 else "1000.00000000"
+    return {
+        "symbol": spec.symbol,
+        "status": "TRADING",
+        "baseAsset": spec.base,
+        "baseAssetPrecision": 8,
+        "quoteAsset": spec.quote,
+        "quotePrecision": 8,
+        "quoteAssetPrecision": 8,
+        "baseCommissionPrecision": 8,
+        "quoteCommissionPrecision": 8,
+        "orderTypes": list(_ORDER_TYPES),
+        "icebergAllowed": True,
+        "ocoAllowed": True,
+        "otoAllowed": True,
+        "quoteOrderQtyMarketAllowed": True,
+        "allowTrailingStop": True,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": True,
+        "isSpotTradingAllowed": True,
+        "isMarginTradingAllowed": True,
+        "filters": [
+            {
+                "filterType": "PRICE_FILTER",
+                "minPrice": _fmt(Decimal(spec.tick)),
+                "maxPrice": max_price,
+                "tickSize": _fmt(Decimal(spec.tick)),
+            },
+            {
+                "filterType": "LOT_SIZE",
+                "minQty": _fmt(Decimal(spec.step)),
+                "maxQty": "9000.00000000",
+                "stepSize": _fmt(Decimal(spec.step)),
+            },
+            {"filterType": "ICEBERG_PARTS", "limit": 10},
+            {
+                "filterType": "MARKET_LOT_SIZE",
+                "minQty": "0.00000000",
+                "maxQty": "100.00000000",
+                "stepSize": "0.00000000",
+            },
+            {
+                "filterType": "PERCENT_PRICE_BY_SIDE",
+                "bidMultiplierUp": "5",
+                "bidMultiplierDown": "0.2",
+                "askMultiplierUp": "5",
+                "askMultiplierDown": "0.2",
+                "avgPriceMins": 5,
+            },
+            {
+                "filterType": "NOTIONAL",
+                "minNotional": _fmt(Decimal(spec.min_notional)),
+                "applyMinToMarket": True,
+                "maxNotional": "9000000.00000000",
+                "applyMaxToMarket": False,
+                "avgPriceMins": 5,
+            },
+            {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": 200},
+            {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": 5},
+        ],
+        "permissions": [],
+        "permissionSets": [["SPOT", "MARGIN"]],
+        "defaultSelfTradePreventionMode": "EXPIRE_MAKER",
+        "allowedSelfTradePreventionModes": ["EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH"],
+    }
+
+
+def _error(code: int, msg: str) -> dict[str, Any]:
+    return {"code": code, "msg": msg}
+
+
+def _fmt(value: Decimal) -> str:
+    return f"{value:.8f}"
+
+
+def _decimals(step: str) -> int:
+    exponent = Decimal(step).normalize().as_tuple().exponent
+    return max(0, -int(exponent))
+
+
+def _origin(interval: str) -> int:
+    return _WEEK_ORIGIN_MS if interval == "1w" else 0
+
+
+def _ceil_index(ms: int, step: int, origin: int) -> int:
+    return -((origin - ms) // step)
+
+
+def _uniform(seed: int, index: int, lane: int) -> float:
+    """A uniform number in [0, 1) fixed by (seed, index, lane): splitmix64 of the three."""
+    x = (
+        seed * 0x9E3779B97F4A7C15 + index * 0xBF58476D1CE4E5B9 + lane * 0x94D049BB133111EB
+    ) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    x ^= x >> 31
+    return (x >> 11) / float(1 << 53)
+
+
+def binance_config(fake: FakeBinance, **config: Any) -> dict[str, Any]:
+    """The ccxt constructor config of a ``binance`` that talks to ``fake`` and nothing else.
+
+    Every URL of ``urls`` (``api``, ``test``, ``demo``) is rebased on the fake, keeping its path,
+    so sandbox mode lands on the fake too; market loading is restricted to spot, so
+    ``load_markets`` calls ``/api/v3/exchangeInfo`` only (by default ccxt also loads the USD-M
+    and COIN-M futures markets from ``/fapi/v1`` and ``/dapi/v1``, and margin pairs and
+    currencies when it has keys); rate limiting stays on, with a 1 ms base rate so tests are
+    not slowed. ``config`` is merged over this (``options`` key by key).
+    """
+    import ccxt.async_support as ccxt_async
+
+    urls = ccxt_async.binance().urls  # no session is opened until a request
+    options = {
+        "fetchMarkets": {"types": ["spot"]},
+        "fetchMargins": False,
+        "fetchCurrencies": False,
+        **config.pop("options", {}),
+    }
+    return {
+        "enableRateLimit": True,
+        "rateLimit": 1,
+        "timeout": 5_000,
+        "timeout_on_exit": 0,  # close() waits this long for TLS shutdowns; loopback has none
+        **config,
+        "urls": {k: _rebase(urls[k], fake.base_url) for k in ("api", "test", "demo") if k in urls},
+        "options": options,
+    }
+
+
+def binance_exchange(fake: FakeBinance, **config: Any):
+    """A ``ccxt.async_support.binance`` built from :func:`binance_config` whose clock
+    (``milliseconds()``) is the fake's, so "now" is the same instant for the venue and for ccxt.
+    The caller closes it."""
+    import ccxt.async_support as ccxt_async
+
+    exchange = ccxt_async.binance(binance_config(fake, **config))
+    exchange.milliseconds = fake.clock_ms  # the venue's clock, as ccxt reads it
+    for url in _strings(exchange.urls.get("api")):
+        if not url.startswith(fake.base_url):
+            raise AssertionError(f"{url} does not point at the fake")
+    return exchange
+
+
+def _strings(value: Any):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, str):
+        yield value
+
+
+def _rebase(value: Any, base: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _rebase(v, base) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return base + urlsplit(value).path
+    return value
