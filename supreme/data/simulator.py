@@ -178,6 +178,7 @@ class SimulatorFeed:
         self._rate = rate
         self._seed = seed
         self._config = config
+        self.last_report = None
 
     async def history(
         self, symbol: str, timeframe: str, start_ms: int, end_ms: int
@@ -188,10 +189,15 @@ class SimulatorFeed:
         first = -(-start_ms // step) * step  # the first grid point at or after start
         n = max(0, -(-(end_ms - first) // step))
         if n:
+            from supreme.data.clean import CleanPolicy, clean_bars
+
             seed = self._seed + zlib.crc32(f"{symbol}/{timeframe}/{first}".encode())
-            yield simulate_bars(
+            raw = simulate_bars(
                 symbol, n, interval_ms=step, start_ms=first, seed=seed, config=self._config
             )
+            # Like every feed's, through the cleaning pipeline (which finds nothing to do here).
+            bars, self.last_report = clean_bars(raw, CleanPolicy(timeframe_ms=step))
+            yield bars
 
     def stream(self, symbols: Sequence[str], timeframe: str) -> AsyncIterator[BarBatch]:
         return simulator_stream(symbols, rate=self._rate, seed=self._seed, config=self._config)
