@@ -12,7 +12,17 @@ offers OHLCV candles (``exchange.has["fetchOHLCV"]``): Binance, Bybit, OKX, Krak
 - :meth:`CcxtFeed.stream` polls ``fetch_ohlcv`` every ``poll_interval_s`` and yields, once per
   poll, the candles of all symbols that closed since the last poll (the first poll yields the
   latest closed candle of each symbol). A symbol whose next candle cannot have closed yet is
-  not asked. Polling is the one live path; ccxt.pro's ``watchOHLCV`` is not used.
+  not asked.
+- Where the venue offers candles over websockets (ccxt.pro's ``has["watchOHLCV"]``),
+  :meth:`CcxtFeed.stream` listens instead (``live="auto"``, the default; ``live="watch"``
+  requires it, ``live="poll"`` always polls). One task per symbol loops ``watch_ohlcv`` on a
+  ccxt.pro exchange of the same venue (made by the feed with the same config, or passed in as
+  ``pro=``); the REST exchange still serves markets, history and the first batch (the latest
+  closed candle of each symbol, as when polling). A candle is yielded once it is closed: a newer
+  candle of its symbol has arrived, or the clock below says so and a short settling time
+  (``min(2 s, timeframe / 2)``, for the venue's final update of the candle to arrive) has
+  passed. Each candle comes out once, with its last values, cleaned like a polled one; symbols
+  whose candles close together share a batch. Stopping the iteration cancels the tasks.
 
 **The forming candle.** Venues return the current candle while it is still forming, with
 values that will change. A candle is closed when its open time plus the timeframe is at or
@@ -22,14 +32,15 @@ the local clock may be off). A candle that has not closed is never yielded.
 
 **Retries.** ccxt's ``NetworkError`` family (``RequestTimeout``, ``ExchangeNotAvailable``, which
 includes HTTP 5xx and dropped connections, ``DDoSProtection``, which is how ccxt reports
-Binance's HTTP 429 and 418, and ``RateLimitExceeded``) is retried up to ``max_retries`` times,
-waiting ``backoff_s * 2**attempt`` seconds (at most ``max_backoff_s``), or longer when a rate
-limit answer carries a ``Retry-After`` header. When ``Retry-After`` asks for more than
-``max_backoff_s`` (an IP ban), or the retries run out, :class:`FeedUnavailable` is raised, naming
-the venue, the symbol, what failed and the last error. ``BadSymbol`` becomes
-:class:`SymbolNotFound`; any other ccxt error (``ExchangeError``: a bad parameter, a permission
-problem, ...) is raised at once as :class:`FeedError` with the venue's message. Between
-requests the exchange's own rate limiter paces the feed (``enableRateLimit``, on by default).
+Binance's HTTP 429 and 418, and ``RateLimitExceeded``), from a request or from a websocket
+watch, is retried up to ``max_retries`` times, waiting ``backoff_s * 2**attempt`` seconds (at
+most ``max_backoff_s``), or longer when a rate limit answer carries a ``Retry-After`` header.
+When ``Retry-After`` asks for more than ``max_backoff_s`` (an IP ban), or the retries run out,
+:class:`FeedUnavailable` is raised, naming the venue, the symbol, what failed and the last
+error. ``BadSymbol`` becomes :class:`SymbolNotFound`; any other ccxt error (``ExchangeError``:
+a bad parameter, a permission problem, ...) is raised at once as :class:`FeedError` with the
+venue's message. Between requests the exchange's own rate limiter paces the feed
+(``enableRateLimit``, on by default).
 Messages never include the exchange's configuration, and any credential the exchange holds is
 masked if a venue echoes it.
 
@@ -54,6 +65,7 @@ ccxt constructor (``{"options": {"defaultType": "swap"}}``, proxies, keys for pr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -61,6 +73,7 @@ from typing import Any, TypeVar
 
 import ccxt
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 import numpy as np
 from ccxt.base.errors import (
     BadSymbol,
@@ -89,6 +102,8 @@ _MIN_POLL_S = 0.05
 _MAX_POLL_S = 15.0
 _MAX_MESSAGE = 500  # characters of a venue's error kept in our messages
 _FIRST_POLL_BACK = 3  # the first poll asks from this many timeframes back
+_WS_SETTLE_MS = 2_000  # a watched candle closed only by the clock waits this long for its final
+_LIVE = ("auto", "watch", "poll")
 _SECRETS = ("apiKey", "secret", "password", "uid", "privateKey", "walletAddress", "token")
 
 
@@ -99,6 +114,13 @@ class CcxtFeed:
     feed creates with ``{"enableRateLimit": True, **config}`` and closes in :meth:`close`, or a
     ready ``ccxt.async_support`` exchange instance, which stays the caller's: the feed uses it
     but never closes it (``config`` must then be left out).
+
+    ``live`` picks how :meth:`stream` follows the venue: ``"auto"`` (websockets where ccxt.pro
+    offers ``watchOHLCV``, else polling), ``"watch"`` (websockets or :class:`FeedError`) or
+    ``"poll"``. The websocket exchange is ``pro``, a ready ``ccxt.pro`` instance of the same venue
+    that stays the caller's; otherwise, for an exchange id, one the feed creates with the same
+    config and closes in :meth:`close`; otherwise ``exchange`` itself when it is a ccxt.pro
+    instance.
 
     :attr:`last_report` is the cleaning report of the latest :meth:`history` download or
     :meth:`stream`, cumulative over its pages; one feed should run one download at a time if
@@ -117,6 +139,8 @@ class CcxtFeed:
         page_limit: int = 1000,
         policy: CleanPolicy | None = None,
         max_backoff_s: float = 30.0,
+        live: str = "auto",
+        pro: ccxt_pro.Exchange | None = None,
     ) -> None:
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidArgument(f"max_retries must be an integer >= 0, got {max_retries!r}")
@@ -132,6 +156,10 @@ class CcxtFeed:
             raise InvalidArgument(f"page_limit must be an integer >= 1, got {page_limit!r}")
         if policy is not None and not isinstance(policy, CleanPolicy):
             raise InvalidArgument(f"policy must be a CleanPolicy, got {type(policy).__name__}")
+        if live not in _LIVE:
+            raise InvalidArgument(f"live must be one of {', '.join(_LIVE)}, got {live!r}")
+        if pro is not None and not isinstance(pro, ccxt_pro.Exchange):
+            raise InvalidArgument(f"pro must be a ccxt.pro exchange, got {type(pro).__name__}")
 
         if isinstance(exchange, str):
             self._exchange = _exchange_class(exchange)({"enableRateLimit": True, **(config or {})})
@@ -158,6 +186,32 @@ class CcxtFeed:
         if not self._exchange.has.get("fetchOHLCV"):
             raise FeedError(f"{self.name} does not offer OHLCV candles (has['fetchOHLCV'] is off)")
 
+        self.live = live
+        self._pro: ccxt_pro.Exchange | None = None
+        self._owns_pro = False
+        if live != "poll":
+            if pro is not None:
+                if pro.id != self._exchange.id:
+                    raise InvalidArgument(
+                        f"pro must be the same venue as the exchange ({self._exchange.id}), "
+                        f"got {pro.id}"
+                    )
+                self._pro = pro
+            elif isinstance(exchange, str):
+                if exchange in ccxt_pro.exchanges:
+                    settings = {"enableRateLimit": True, **(config or {})}
+                    self._pro = getattr(ccxt_pro, exchange)(settings)
+                    self._owns_pro = True
+                    if sandbox:
+                        self._pro.set_sandbox_mode(True)
+            elif isinstance(exchange, ccxt_pro.Exchange):
+                self._pro = exchange
+        if live == "watch" and not self.watches:
+            raise FeedError(
+                f"{self.name} does not offer OHLCV over websockets (ccxt.pro has['watchOHLCV'] "
+                "is off or ccxt.pro does not know the venue); use live='poll'"
+            )
+
         self.max_retries = max_retries
         self.backoff_s = float(backoff_s)
         self.max_backoff_s = float(max_backoff_s)
@@ -180,11 +234,29 @@ class CcxtFeed:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    @property
+    def pro(self) -> ccxt_pro.Exchange | None:
+        """The ccxt.pro exchange :meth:`stream` watches, if any."""
+        return self._pro
+
+    @property
+    def watches(self) -> bool:
+        """Whether :meth:`stream` listens over websockets rather than polling."""
+        return (
+            self.live != "poll" and self._pro is not None and bool(self._pro.has.get("watchOHLCV"))
+        )
+
     async def close(self) -> None:
-        """Close the exchange's connections if the feed created it (idempotent)."""
-        if self._owns_exchange and not self._closed:
-            self._closed = True
-            await self._exchange.close()
+        """Close the exchanges' connections that the feed created (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._owns_pro and self._pro is not None:
+                await self._pro.close()
+        finally:
+            if self._owns_exchange:
+                await self._exchange.close()
 
     # -- history ---------------------------------------------------------------------------------
 
@@ -229,9 +301,10 @@ class CcxtFeed:
     # -- stream ----------------------------------------------------------------------------------
 
     async def stream(self, symbols: Sequence[str], timeframe: str) -> AsyncIterator[BarBatch]:
-        """Candles of ``symbols`` as they close: one batch per poll that found any, ordered by
-        time then symbol. Runs until the caller stops iterating; raises
-        :class:`FeedUnavailable` when a poll still fails after the retries."""
+        """Candles of ``symbols`` as they close: one batch per poll that found any (or, over
+        websockets, per moment candles closed), ordered by time then symbol. Runs until the
+        caller stops iterating; raises :class:`FeedUnavailable` when a poll or a watch still
+        fails after the retries."""
         step = self._step(timeframe)
         names = [symbols] if isinstance(symbols, str) else list(dict.fromkeys(symbols))
         if not names:
@@ -243,21 +316,35 @@ class CcxtFeed:
         interval = self.poll_interval_s
         if interval is None:
             interval = max(_MIN_POLL_S, min(step / 4_000, _MAX_POLL_S))
+        if self.watches:
+            watching = self._watch(names, timeframe, step, interval, policy, report)
+            try:
+                async for batch in watching:
+                    yield batch
+            finally:
+                await watching.aclose()
+            return
         last: dict[str, int | None] = dict.fromkeys(names)
         while True:
-            now = self._now()
-            polls = [self._poll(name, timeframe, step, now, last[name]) for name in names]
-            results = await asyncio.gather(*polls, return_exceptions=True)
-            for result in results:
-                if isinstance(result, BaseException):
-                    raise result
-            rows = [(name, row) for name, got in zip(names, results, strict=True) for row in got]
+            rows = await self._poll_all(names, timeframe, step, last)
             if rows:
                 batch, newest = _clean_into(report, policy, rows, step, last)
                 last.update(newest)
                 if len(batch):
                     yield batch
             await asyncio.sleep(interval)
+
+    async def _poll_all(
+        self, names: list[str], timeframe: str, step: int, last: dict[str, int | None]
+    ) -> list[tuple[str, Sequence[Any]]]:
+        """One poll of every symbol at once: ``(symbol, candle)`` rows newer than ``last``."""
+        now = self._now()
+        polls = [self._poll(name, timeframe, step, now, last[name]) for name in names]
+        results = await asyncio.gather(*polls, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [(name, row) for name, got in zip(names, results, strict=True) for row in got]
 
     async def _poll(
         self, symbol: str, timeframe: str, step: int, now: int, last_open: int | None
@@ -274,6 +361,93 @@ class CcxtFeed:
         closed = [row for row in rows if since <= _time(row) and _time(row) + step <= now]
         closed.sort(key=_time)
         return closed[-1:] if last_open is None else closed
+
+    async def _watch(
+        self,
+        names: list[str],
+        timeframe: str,
+        step: int,
+        interval: float,
+        policy: CleanPolicy,
+        report: CleanReport,
+    ) -> AsyncIterator[BarBatch]:
+        """The websocket side of :meth:`stream`: a ``watch_ohlcv`` task per symbol feeds
+        ``pending`` (each symbol's candles not yet yielded, by open time, latest values); this
+        loop yields those that closed, waking on news or every ``interval`` for the clock."""
+        pro = self._pro
+        assert pro is not None
+        if pro.markets is None and self._exchange.markets:
+            pro.set_markets(self._exchange.markets, self._exchange.currencies)
+        settle = min(_WS_SETTLE_MS, step // 2)
+        last: dict[str, int | None] = dict.fromkeys(names)
+        pending: dict[str, dict[int, list[Any]]] = {name: {} for name in names}
+        failed: list[Exception] = []
+        news = asyncio.Event()
+
+        async def watch(symbol: str) -> None:
+            def call() -> Awaitable[list[list[Any]]]:
+                return pro.watch_ohlcv(symbol, timeframe)
+
+            try:
+                while True:
+                    rows = await self._call(f"watching candles ({timeframe})", symbol, call)
+                    for row in rows or []:
+                        if isinstance(row, list | tuple) and row:
+                            pending[symbol][_time(row)] = list(row)  # ccxt updates rows in place
+                    news.set()
+            except Exception as err:  # handed to the consumer; cancellation is not caught
+                failed.append(err)
+                news.set()
+
+        tasks = [
+            asyncio.create_task(watch(name), name=f"{self.name} watch {name} {timeframe}")
+            for name in names
+        ]
+        try:
+            # The first batch: the latest closed candles, as when polling.
+            rows = await self._poll_all(names, timeframe, step, dict.fromkeys(names))
+            while True:
+                if rows:
+                    batch, newest = _clean_into(report, policy, rows, step, last)
+                    last.update(newest)
+                    if len(batch):
+                        yield batch
+                if failed:
+                    raise failed[0]
+                news.clear()
+                rows = self._closed_rows(pending, last, step, settle)
+                if not rows:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(news.wait(), interval)
+                    rows = self._closed_rows(pending, last, step, settle)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _closed_rows(
+        self,
+        pending: dict[str, dict[int, list[Any]]],
+        last: dict[str, int | None],
+        step: int,
+        settle: int,
+    ) -> list[tuple[str, list[Any]]]:
+        """Take out of ``pending`` the candles that closed, oldest first; drop those at or
+        before the symbol's ``last`` yielded one."""
+        now = self._now()
+        rows: list[tuple[str, list[Any]]] = []
+        for symbol, candles in pending.items():
+            floor = last.get(symbol)
+            if floor is not None:
+                for t in [t for t in candles if t <= floor]:
+                    del candles[t]
+            if not candles:
+                continue
+            newest = max(candles)
+            for t in sorted(candles):
+                if t < newest or t + step + settle <= now:
+                    rows.append((symbol, candles.pop(t)))
+        return rows
 
     # -- shared ----------------------------------------------------------------------------------
 

@@ -38,8 +38,12 @@ mid-download). Every request is logged (:attr:`FakeBinance.requests`).
 :func:`binance_exchange` builds a ``ccxt.async_support.binance`` that talks only to the fake
 and reads the fake's clock.
 
+:class:`FakeBinanceStream` fakes the kline websocket stream (``<symbol>@kline_<interval>``) for
+ccxt.pro, with :func:`binance_pro_exchange` to build a ``ccxt.pro.binance`` pointed at both.
+
 Not modelled: the ``1M`` interval (calendar months), ``timeZone``, weight-based throttling (the
-fake only reports ``x-mbx-used-weight``), and every private or derivatives endpoint.
+fake only reports ``x-mbx-used-weight``), every private or derivatives endpoint, and every
+websocket stream but spot klines (no combined ``/stream?streams=``, no ping schedule).
 """
 
 from __future__ import annotations
@@ -59,10 +63,13 @@ __all__ = [
     "DEFAULT_SYMBOLS",
     "INTERVALS",
     "FakeBinance",
+    "FakeBinanceStream",
     "Request",
     "SymbolSpec",
     "binance_config",
     "binance_exchange",
+    "binance_pro_config",
+    "binance_pro_exchange",
 ]
 
 # Binance's spot kline intervals of fixed length, in ms ("1M", calendar months, is not served).
@@ -699,4 +706,212 @@ def _rebase(value: Any, base: str) -> Any:
         return {k: _rebase(v, base) for k, v in value.items()}
     if isinstance(value, str) and value.startswith(("http://", "https://")):
         return base + urlsplit(value).path
+    return value
+
+
+# -- the kline websocket stream --------------------------------------------------------------
+
+
+class FakeBinanceStream:
+    """Binance spot's market-data websocket (``wss://stream.binance.com:9443/ws``) on
+    ``127.0.0.1``, served by ``aiohttp.web`` on its own event loop in a daemon thread.
+
+    It accepts connections on ``/stream/ws`` and ``/stream/ws/<anything>`` (ccxt.pro connects to
+    ``<ws url>/<stream index>``, and tells spot streams from futures ones by ``/stream`` in the
+    URL), and answers the live-subscription requests as Binance does:
+    ``{"method": "SUBSCRIBE", "params": ["btcusdt@kline_1m"], "id": N}`` with
+    ``{"result": null, "id": N}``, likewise ``UNSUBSCRIBE`` and ``LIST_SUBSCRIPTIONS``; anything
+    else gets ``{"error": {"code": 2, "msg": ...}, "id": N}``. Every request is logged
+    (:attr:`requests`, :meth:`subscribed`). The test then drives events: :meth:`push_kline`
+    sends a kline event, in Binance's shape, to the connections subscribed to its stream, with
+    values from ``fake``'s price path as of a given time (``x`` is true once the candle closed).
+    """
+
+    def __init__(self, fake: FakeBinance) -> None:
+        import asyncio
+
+        self.fake = fake
+        self.requests: list[dict[str, Any]] = []  # every JSON message received, in order
+        self.paths: list[str] = []  # the path of every connection accepted
+        self._subs: dict[Any, set[str]] = {}  # open websocket -> its streams
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runner: Any = None
+        port = self._call(self._start())
+        self.base_url = f"ws://127.0.0.1:{port}"
+        self.url = f"{self.base_url}/stream/ws"  # ccxt.pro binance's urls["api"]["ws"]["spot"]
+
+    def __enter__(self) -> FakeBinanceStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        """Close every connection and the listening socket, and stop the thread (idempotent)."""
+        if not self._thread.is_alive():
+            return
+        self._call(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+    def _call(self, coro: Any) -> Any:
+        import asyncio
+
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=5)
+
+    async def _start(self) -> int:
+        from aiohttp import web
+
+        app = web.Application()
+        app.router.add_get("/stream/ws", self._serve)
+        app.router.add_get("/stream/ws/{tail:.*}", self._serve)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return int(self._runner.addresses[0][1])
+
+    async def _stop(self) -> None:
+        for ws in list(self._subs):
+            await ws.close()
+        await self._runner.cleanup()
+
+    async def _serve(self, request: Any) -> Any:
+        from aiohttp import WSMsgType, web
+
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.paths.append(request.path)
+        streams = self._subs[ws] = set()
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    await ws.send_json({"error": {"code": 3, "msg": "Invalid JSON"}})
+                    continue
+                self.requests.append(data)
+                method, ident = data.get("method"), data.get("id")
+                params = data.get("params") or []
+                if method == "SUBSCRIBE":
+                    streams.update(params)
+                    await ws.send_json({"result": None, "id": ident})
+                elif method == "UNSUBSCRIBE":
+                    streams.difference_update(params)
+                    await ws.send_json({"result": None, "id": ident})
+                elif method == "LIST_SUBSCRIPTIONS":
+                    await ws.send_json({"result": sorted(streams), "id": ident})
+                else:
+                    error = {"code": 2, "msg": f"Invalid request: unknown method {method!r}"}
+                    await ws.send_json({"error": error, "id": ident})
+        finally:
+            self._subs.pop(ws, None)
+        return ws
+
+    def subscribed(self) -> list[str]:
+        """Every stream asked for in a SUBSCRIBE, in order (repeats included)."""
+        return [
+            p for r in self.requests if r.get("method") == "SUBSCRIBE" for p in r.get("params", [])
+        ]
+
+    def listeners(self, stream: str) -> int:
+        """How many open connections are subscribed to ``stream`` (``"btcusdt@kline_1m"``)."""
+        return sum(stream in streams for streams in list(self._subs.values()))
+
+    def kline(self, symbol: str, interval: str, open_ms: int, now_ms: int) -> dict[str, Any]:
+        """The kline event Binance sends at ``now_ms`` for the candle of ``symbol`` (a Binance
+        id) opening at ``open_ms``: its values so far, ``x`` true once it has closed."""
+        spec = self.fake.symbols[symbol]
+        step, origin = INTERVALS[interval], _origin(interval)
+        index = (open_ms - origin) // step
+        row = self.fake._row(spec, interval, index, min(now_ms, open_ms + step))
+        first = index * 10_000
+        return {
+            "e": "kline",
+            "E": now_ms,
+            "s": symbol,
+            "k": {
+                "t": row[0],
+                "T": row[6],
+                "s": symbol,
+                "i": interval,
+                "f": first,
+                "L": first + max(row[8], 1) - 1,
+                "o": row[1],
+                "c": row[4],
+                "h": row[2],
+                "l": row[3],
+                "v": row[5],
+                "n": row[8],
+                "x": now_ms >= open_ms + step,
+                "q": row[7],
+                "V": row[9],
+                "Q": row[10],
+                "B": "0",
+            },
+        }
+
+    def push_kline(
+        self, symbol: str, interval: str, open_ms: int, now_ms: int | None = None
+    ) -> dict[str, Any]:
+        """Send :meth:`kline` (as of ``now_ms``, default the fake's clock) to the subscribers of
+        ``<symbol>@kline_<interval>``; returns the event."""
+        event = self.kline(
+            symbol, interval, open_ms, self.fake.clock_ms() if now_ms is None else now_ms
+        )
+        self.send(f"{symbol.lower()}@kline_{interval}", event)
+        return event
+
+    def send(self, stream: str, payload: Any) -> int:
+        """Send ``payload`` to every connection subscribed to ``stream``; returns how many."""
+
+        async def go() -> int:
+            targets = [ws for ws, streams in list(self._subs.items()) if stream in streams]
+            for ws in targets:
+                await ws.send_json(payload)
+            return len(targets)
+
+        return self._call(go())
+
+
+def binance_pro_config(fake: FakeBinance, stream: FakeBinanceStream, **config: Any):
+    """:func:`binance_config` plus ccxt.pro's websocket URLs (every ``ws`` entry of ``api``,
+    ``test`` and ``demo``) rebased on ``stream``: ``wss://stream.binance.com:9443/ws`` becomes
+    ``ws://127.0.0.1:<port>/stream/ws`` (the host's first label becomes the first path segment),
+    so only spot streams reach a served path."""
+    import ccxt.pro as ccxt_pro
+
+    settings = binance_config(fake, **config)
+    pro_urls = ccxt_pro.binance().urls
+    for key, urls in settings["urls"].items():
+        ws = (pro_urls.get(key) or {}).get("ws")
+        if ws is not None:
+            urls["ws"] = _rebase_ws(ws, stream.base_url)
+    return settings
+
+
+def binance_pro_exchange(fake: FakeBinance, stream: FakeBinanceStream, **config: Any):
+    """A ``ccxt.pro.binance`` built from :func:`binance_pro_config`, on the fake's clock like
+    :func:`binance_exchange`. The caller closes it."""
+    import ccxt.pro as ccxt_pro
+
+    exchange = ccxt_pro.binance(binance_pro_config(fake, stream, **config))
+    exchange.milliseconds = fake.clock_ms
+    for url in _strings(exchange.urls.get("api")):
+        if not url.startswith((fake.base_url, stream.base_url)):
+            raise AssertionError(f"{url} does not point at the fakes")
+    return exchange
+
+
+def _rebase_ws(value: Any, base: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _rebase_ws(v, base) for k, v in value.items()}
+    if isinstance(value, str) and value.startswith(("ws://", "wss://")):
+        url = urlsplit(value)
+        return f"{base}/{(url.hostname or '').split('.')[0]}{url.path}"
     return value

@@ -17,7 +17,14 @@ from supreme.core.errors import InvalidArgument
 from supreme.core.model import BarBatch
 from supreme.data.ccxt_feed import CcxtFeed
 from supreme.data.feed import Feed, FeedError, FeedUnavailable, SymbolNotFound
-from tests.fakes.binance import FakeBinance, binance_config, binance_exchange
+from tests.fakes.binance import (
+    FakeBinance,
+    FakeBinanceStream,
+    binance_config,
+    binance_exchange,
+    binance_pro_config,
+    binance_pro_exchange,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -358,32 +365,23 @@ def test_stream_emits_each_closed_candle_once(fake):
     out: list[BarBatch] = []
 
     async def go():
-        async with open_feed(fake, poll_interval_s=0.01) as feed:
-            stream = feed.stream(symbols, "1m")
-
-            async def consume():
-                async for batch in stream:
-                    out.append(batch)
-
-            task = asyncio.create_task(consume())
-            try:
-                # First poll, 30 s into candle T: the latest closed candle of each symbol.
-                await until(lambda: len(out) == 1)
-                fake.now_ms = T + MIN - 1  # still inside candle T: nothing closes
-                await asyncio.sleep(0.15)
-                assert len(out) == 1
-                served = len(fake.klines_requests())
-                fake.now_ms = T + MIN  # candle T closes; T + 1 min opens and is served
-                await until(lambda: len(out) == 2)
-                assert [r.rows for r in fake.klines_requests()[served:]] == [2, 2]
-                fake.now_ms = T + 4 * MIN + 30_000  # three more close at once
-                await until(lambda: len(out) == 3)
-                await asyncio.sleep(0.15)  # and the forming T + 4 min never comes out
-                assert len(out) == 3
-            finally:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-                await stream.aclose()
+        async with (
+            open_feed(fake, poll_interval_s=0.01) as feed,
+            consuming(feed, symbols, out),
+        ):
+            # First poll, 30 s into candle T: the latest closed candle of each symbol.
+            await until(lambda: len(out) == 1)
+            fake.now_ms = T + MIN - 1  # still inside candle T: nothing closes
+            await asyncio.sleep(0.15)
+            assert len(out) == 1
+            served = len(fake.klines_requests())
+            fake.now_ms = T + MIN  # candle T closes; T + 1 min opens and is served
+            await until(lambda: len(out) == 2)
+            assert [r.rows for r in fake.klines_requests()[served:]] == [2, 2]
+            fake.now_ms = T + 4 * MIN + 30_000  # three more close at once
+            await until(lambda: len(out) == 3)
+            await asyncio.sleep(0.15)  # and the forming T + 4 min never comes out
+            assert len(out) == 3
 
     run(go())
     expected_times = [[T - MIN], [T], [T + MIN, T + 2 * MIN, T + 3 * MIN]]
@@ -410,3 +408,187 @@ def test_stream_raises_feed_unavailable_when_a_poll_keeps_failing(fake):
 
     run(go())
     assert statuses(fake) == [418, 418]
+
+
+# -- stream over websockets ------------------------------------------------------------------
+
+
+@pytest.fixture
+def ws(fake):
+    with FakeBinanceStream(fake) as server:
+        yield server
+
+
+@contextlib.asynccontextmanager
+async def open_watch_feed(fake: FakeBinance, ws: FakeBinanceStream, **kwargs):
+    """A feed over a REST binance and a ccxt.pro binance pointed at the fakes; the test owns and
+    closes both exchanges."""
+    kwargs.setdefault("backoff_s", 0.001)
+    kwargs.setdefault("poll_interval_s", 0.01)
+    exchange, pro = binance_exchange(fake), binance_pro_exchange(fake, ws)
+    feed = CcxtFeed(exchange, pro=pro, **kwargs)
+    try:
+        yield feed
+    finally:
+        await feed.close()
+        await pro.close()
+        await exchange.close()
+
+
+@contextlib.asynccontextmanager
+async def consuming(feed: CcxtFeed, symbols, out: list[BarBatch]):
+    stream = feed.stream(symbols, "1m")
+
+    async def consume():
+        async for batch in stream:
+            out.append(batch)
+
+    task = asyncio.create_task(consume())
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await stream.aclose()
+
+
+def test_watch_yields_a_forming_candle_once_with_its_final_values(fake, ws):
+    out: list[BarBatch] = []
+    pushed = []
+
+    async def go():
+        async with open_watch_feed(fake, ws, live="watch") as feed:
+            assert feed.watches
+            async with consuming(feed, ["BTC/USDT"], out):
+                await until(lambda: len(out) == 1)  # the latest closed candle, from REST
+                await until(lambda: ws.listeners("btcusdt@kline_1m") == 1)
+                for now in (T + 1_000, T + 20_000, NOW, T + MIN - 1):  # candle T forming
+                    fake.now_ms = now
+                    pushed.append(ws.push_kline("BTCUSDT", "1m", T))
+                await asyncio.sleep(0.15)
+                assert len(out) == 1
+                fake.now_ms = T + MIN
+                pushed.append(ws.push_kline("BTCUSDT", "1m", T))  # final: x true
+                pushed.append(ws.push_kline("BTCUSDT", "1m", T + MIN))  # the next one opens
+                await until(lambda: len(out) == 2)
+                await asyncio.sleep(0.15)  # the forming T + 1 min does not come out
+                assert len(out) == 2
+
+    run(go())
+    assert [k["k"]["x"] for k in pushed] == [False] * 4 + [True, False]
+    assert len({k["k"]["c"] for k in [*pushed[:3], pushed[4]]}) == 4  # T's close moved
+    assert out[0].time_ms.tolist() == [T - MIN]
+    assert_bars(out[1], fake.candles("BTCUSDT", "1m", T, T + MIN), "BTC/USDT")
+    assert out[1].close.tolist() == [float(pushed[4]["k"]["c"])]
+    assert [r.path for r in fake.requests].count("/api/v3/exchangeInfo") == 1  # markets shared
+
+
+def test_watch_emits_candles_of_two_symbols_once_each_in_order(fake, ws):
+    symbols = ["ETH/USDT", "BTC/USDT"]
+    out: list[BarBatch] = []
+
+    async def go():
+        async with (
+            open_watch_feed(fake, ws, live="watch") as feed,
+            consuming(feed, symbols, out),
+        ):
+            await until(lambda: len(out) == 1)
+            for stream in ("btcusdt@kline_1m", "ethusdt@kline_1m"):
+                await until(lambda s=stream: ws.listeners(s) == 1)
+            for market_id in ("BTCUSDT", "ETHUSDT"):
+                ws.push_kline(market_id, "1m", T)
+            fake.now_ms = T + MIN
+            ws.push_kline("BTCUSDT", "1m", T)  # BTC's T closes first...
+            ws.push_kline("BTCUSDT", "1m", T + MIN)
+            await until(lambda: len(out) == 2)
+            ws.push_kline("ETHUSDT", "1m", T)  # ...then ETH's, with a repeat
+            ws.push_kline("ETHUSDT", "1m", T)
+            ws.push_kline("ETHUSDT", "1m", T + MIN)
+            await until(lambda: len(out) == 3)
+            fake.now_ms = T + 2 * MIN  # both T + 1 min end with no newer candle yet:
+            for market_id in ("BTCUSDT", "ETHUSDT"):
+                ws.push_kline(market_id, "1m", T + MIN)
+            await asyncio.sleep(0.15)
+            assert len(out) == 3  # they wait out the settling time...
+            fake.now_ms = T + 2 * MIN + 2_000  # ...and then close by the clock, together
+            await until(lambda: len(out) == 4)
+            await asyncio.sleep(0.15)
+            assert len(out) == 4
+
+    run(go())
+    shape = [(b.symbol.tolist(), b.time_ms.tolist()) for b in out]
+    assert shape == [
+        (["BTC/USDT", "ETH/USDT"], [T - MIN, T - MIN]),
+        (["BTC/USDT"], [T]),
+        (["ETH/USDT"], [T]),
+        (["BTC/USDT", "ETH/USDT"], [T + MIN, T + MIN]),
+    ]
+    bars = BarBatch.concat(out)
+    for symbol, market_id in (("BTC/USDT", "BTCUSDT"), ("ETH/USDT", "ETHUSDT")):
+        closed = fake.candles(market_id, "1m", T - MIN, T + 5 * MIN, closed_only=True)
+        assert_bars(bars.for_symbol(symbol), closed, symbol)
+
+
+@pytest.mark.parametrize("live", ["auto", "poll"])
+def test_auto_watches_binance_and_poll_never_opens_a_websocket(fake, ws, live):
+    out: list[BarBatch] = []
+
+    async def go():
+        async with open_watch_feed(fake, ws, live=live) as feed:
+            assert feed.watches is (live == "auto")
+            async with consuming(feed, ["BTC/USDT"], out):
+                await until(lambda: len(out) == 1)
+                if live == "auto":
+                    await until(lambda: ws.subscribed() == ["btcusdt@kline_1m"])
+                else:
+                    await asyncio.sleep(0.15)
+
+    run(go())
+    assert out[0].time_ms.tolist() == [T - MIN]
+    if live == "auto":
+        assert ws.paths == ["/stream/ws/0"]
+        assert ws.requests[0]["method"] == "SUBSCRIBE" and isinstance(ws.requests[0]["id"], int)
+    else:
+        assert ws.paths == [] and ws.requests == []
+        assert len(fake.klines_requests()) == 1  # the first poll; later ones had nothing to ask
+
+
+def test_watch_is_refused_without_websockets_and_an_id_feed_makes_its_own(fake, ws):
+    async def go():
+        exchange = binance_exchange(fake)
+        try:
+            with pytest.raises(FeedError, match="does not offer OHLCV over websockets"):
+                CcxtFeed(exchange, live="watch")  # a REST instance and no pro
+            assert not CcxtFeed(exchange).watches  # auto falls back to polling
+        finally:
+            await exchange.close()
+        feed = CcxtFeed("binance", config=binance_pro_config(fake, ws))
+        assert feed.watches and feed.pro is not None and feed.pro.id == "binance"
+        await feed.close()
+
+    run(go())
+
+
+def test_stopping_a_watch_stream_leaves_nothing_running():
+    with FakeBinance() as fake, FakeBinanceStream(fake) as ws:  # real time, as an id feed reads
+        out: list[BarBatch] = []
+
+        async def go():
+            before = asyncio.all_tasks()  # this test and run()'s wait_for
+            feed = CcxtFeed("binance", config=binance_pro_config(fake, ws), backoff_s=0.001)
+            stream = feed.stream(["BTC/USDT", "ETH/USDT"], "1m")
+            out.append(await anext(stream))  # the latest closed candles
+            await until(lambda: ws.listeners("ethusdt@kline_1m") == 1)
+            ws.push_kline("ETHUSDT", "1m", fake.clock_ms() // MIN * MIN)
+            watchers = [t for t in asyncio.all_tasks() if "watch" in t.get_name()]
+            assert len(watchers) == 2
+            await stream.aclose()  # the consumer stops
+            assert all(t.done() for t in watchers)
+            await feed.close()
+            await asyncio.sleep(0)
+            assert asyncio.all_tasks() == before  # no watcher, no ccxt.pro receive or ping loop
+            return feed
+
+        feed = run(go())
+        assert feed.exchange.session is None and not feed.pro.clients
+        assert out[0].symbol.tolist() == ["BTC/USDT", "ETH/USDT"]
