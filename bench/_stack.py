@@ -132,6 +132,8 @@ class GatewayProcess:
             str(self.port),
             "--feed",
             "none",
+            "--metrics-port",
+            "0",
             "--state-dir",
             self.state_dir,
             *(["--shards", str(self.shards)] if self.shards else []),

@@ -42,6 +42,7 @@ from supreme.core.shard import InstanceKey
 from supreme.server.config import GatewayConfig
 from supreme.server.hub import Broadcast, SignalHub
 from supreme.server.ingest import Ingestor
+from supreme.server.metrics import GatewayMetrics
 from supreme.server.services import (
     BacktestService,
     MarketDataService,
@@ -81,6 +82,9 @@ class Gateway:
         self.ingestor: Ingestor | None = None
         self.router: TradingRouter | None = None
         self.channels: list[ShardChannel] = []
+        self.metrics = GatewayMetrics()
+        self.metrics_port: int | None = None
+        self.metrics.subscriptions_active.set_function(lambda: self.subscriptions)
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
@@ -120,6 +124,7 @@ class Gateway:
             store=InstanceStore(state_dir / "instances.json"),
             updates=self.updates,
             market_linger_ms=cfg.market_linger_ms,
+            metrics=self.metrics,
         )
         self.channels = [
             ShardChannel(f"shard-{i}", actor, use_stream=cfg.shard_transport == "stream")
@@ -137,6 +142,7 @@ class Gateway:
             # A stream flush costs ~0.1 ms, so flushes go out at once while there is room; an
             # actor call costs ~1 ms, so then only an idle pipeline flushes without waiting.
             eager_flushes=cfg.max_inflight_flushes if cfg.shard_transport == "stream" else 1,
+            metrics=self.metrics,
         )
         self.ingestor.start()
         await self.router.start()
@@ -167,6 +173,9 @@ class Gateway:
         if self.port == 0:
             raise RuntimeError(f"could not bind {cfg.host}:{cfg.port}")
         await self.server.start()
+        if cfg.metrics_port is not None:
+            self.metrics_port = self.metrics.serve(cfg.metrics_port, cfg.host)
+            self._tasks.append(asyncio.create_task(self._poll_account(), name="account-metrics"))
         self._tasks.append(asyncio.create_task(self._pump_risk_events(), name="risk-events"))
         self._tasks.append(asyncio.create_task(self._watch_cluster(), name="health-watch"))
         if cfg.feed != "none":
@@ -176,7 +185,13 @@ class Gateway:
         # walk it every time and stall the event loop for tens of ms.
         gc.freeze()
         await self._set_health(health_pb2.HealthCheckResponse.SERVING)
-        log.info("gateway listening on %s:%d (feed %s)", cfg.host, self.port, cfg.feed)
+        log.info(
+            "gateway listening on %s:%d (feed %s, metrics %s)",
+            cfg.host,
+            self.port,
+            cfg.feed,
+            f"on :{self.metrics_port}/metrics" if self.metrics_port else "off",
+        )
         return self.port
 
     async def stop(self, grace: float | None = None) -> None:
@@ -193,6 +208,7 @@ class Gateway:
                 await asyncio.wait_for(self.router.close(), timeout=grace + 5)
             for channel in self.channels:
                 await channel.close()
+        self.metrics.close()
         if self.cluster is not None:
             # Checkpoints risk, closes the journal, ends the actors, and stops Ray if this
             # gateway started it.
@@ -238,8 +254,17 @@ class Gateway:
 
                 feed = make_feed(cfg.feed, speed=cfg.feed_speed)
                 stream = feed.stream(list(cfg.feed_symbols), cfg.feed_timeframe)
+            # Lag is measured for feeds of live bars: the bar's close against the wall clock.
+            live_step = 0 if cfg.feed == "simulator" else None
+            if cfg.feed == "yahoo" or cfg.feed.startswith("ccxt:"):
+                from supreme.data.feed import timeframe_ms
+
+                live_step = timeframe_ms(cfg.feed_timeframe)
+            source = cfg.feed.split(":", 1)[0]
             async for batch in stream:
                 await self.ingestor.submit(batch)
+                if live_step is not None and len(batch):
+                    self.metrics.feed_bars(source, int(batch.time_ms.max()), live_step)
             log.info("the %s feed ended", cfg.feed)
         except asyncio.CancelledError:
             raise
@@ -258,7 +283,16 @@ class Gateway:
             except Exception:  # the health watch reports an absent actor
                 continue
             for event in events:
+                self.metrics.observe_risk_event(event)
                 self.risk_events.publish(event)
+
+    async def _poll_account(self) -> None:
+        """The account gauges (equity, drawdown, exposure, PnL, trading state), every 2 s."""
+        while True:
+            # An absent actor is the health watch's to report.
+            with contextlib.suppress(Exception):
+                self.metrics.set_account(await self.cluster.risk.status.remote())
+            await asyncio.sleep(2.0)
 
     async def _watch_cluster(self) -> None:
         """NOT_SERVING at once when an actor is dead, or after several pings in a row time out

@@ -17,6 +17,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument("--port", type=int, default=50051, help="gRPC port (0 picks a free one)")
     serve.add_argument(
+        "--metrics-port",
+        type=int,
+        default=9464,
+        help="Prometheus /metrics port (0 picks a free one, -1 turns it off)",
+    )
+    serve.add_argument(
         "--feed",
         default="simulator",
         help="simulator | none | csv:PATH (replay at --rate) | file:PATH (replay at --speed) | "
@@ -60,6 +66,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
     return GatewayConfig(
         host=args.host,
         port=args.port,
+        metrics_port=None if args.metrics_port < 0 else args.metrics_port,
         feed=args.feed,
         feed_symbols=tuple(s.strip() for s in args.symbols.split(",") if s.strip()),
         feed_rate=args.rate,

@@ -16,6 +16,8 @@ class GatewayConfig:
     host: str = "127.0.0.1"
     # 0 picks a free port (tests); the bound port is reported by Gateway.start().
     port: int = 50051
+    # Prometheus /metrics (on `host`); 0 picks a free port, None turns the endpoint off.
+    metrics_port: int | None = 9464
     # "simulator", "none", "csv:PATH" (CSV or Parquet, replayed at `feed_rate`), "file:PATH"
     # (files or a data store, replayed at `feed_speed` times their own pace), "yahoo" or
     # "ccxt:EXCHANGE" (live polling of `feed_symbols` at `feed_timeframe`).
@@ -55,6 +57,8 @@ class GatewayConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65_535:
             raise InvalidArgument(f"port must lie in [0, 65535], got {self.port}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65_535:
+            raise InvalidArgument(f"metrics_port must lie in [0, 65535], got {self.metrics_port}")
         if not (
             self.feed in ("simulator", "none", "yahoo")
             or (

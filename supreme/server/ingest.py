@@ -27,6 +27,7 @@ import numpy as np
 from supreme.core.model import BarBatch
 from supreme.data.clean import screen_rows
 from supreme.server.hub import SignalHub
+from supreme.server.metrics import GatewayMetrics
 
 log = logging.getLogger("supreme.server.ingest")
 
@@ -75,6 +76,7 @@ class Ingestor:
         flush_interval_ms: float = 2.0,
         max_inflight_flushes: int = 4,
         eager_flushes: int = 1,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._shard_of = shard_of
         self._shards = shards
@@ -84,6 +86,7 @@ class Ingestor:
         self._interval = flush_interval_ms / 1000.0
         self._slots = asyncio.Semaphore(max_inflight_flushes)
         self._eager = max(1, min(eager_flushes, max_inflight_flushes))
+        self._metrics = metrics
         self._inflight = 0
         self._last_time: dict[str, int] = {}
         self._pending: list[BarBatch] = []
@@ -132,9 +135,15 @@ class Ingestor:
         outcome.rejections.sort(key=lambda r: r.index)
         for rejection in outcome.rejections:
             self.stats.rejected[rejection.code] += 1
+        if self._metrics is not None:
+            self._metrics.bars_received.inc(n)
+            for rejection in outcome.rejections:
+                self._metrics.bars_rejected.labels(rejection.code).inc()
         accepted = int(keep.sum())
         outcome.accepted = accepted
         self.stats.accepted += accepted
+        if self._metrics is not None and accepted:
+            self._metrics.bars_accepted.inc(accepted)
         if accepted:
             good = batch if accepted == n else batch.select(keep)
             if not self._pending:
@@ -172,6 +181,7 @@ class Ingestor:
         if not self._pending:
             return
         parts, self._pending, self._pending_rows = self._pending, [], 0
+        received = self._pending_since
         batch = parts[0] if len(parts) == 1 else BarBatch.concat(parts)
         await self._slots.acquire()
         self._inflight += 1
@@ -189,7 +199,7 @@ class Ingestor:
             self._inflight -= 1
             self._slots.release()
             raise
-        flush = _Flush(len(sent))
+        flush = _Flush(len(sent), received, time.perf_counter())
         for index, part, result in sent:
             previous = self._previous_dispatch.get(index)
             self._previous_dispatch[index] = asyncio.create_task(
@@ -206,6 +216,7 @@ class Ingestor:
         """
         try:
             answer = await result
+            answered = time.perf_counter()
             if previous is not None:
                 await asyncio.shield(previous)
             # A symbol's bars go to the trading side before the signals of those bars, and
@@ -215,6 +226,8 @@ class Ingestor:
                 self._on_flushed(part)
             self.stats.signals += len(answer.signals)
             self._hub.publish(answer.signals)
+            if self._metrics is not None:
+                self._observe(part, answer, flush, answered)
         except Exception:  # a failed shard call must not stop later flushes
             log.exception("dispatching a flush failed")
         finally:
@@ -223,7 +236,19 @@ class Ingestor:
                 self._inflight -= 1
                 self._slots.release()
 
+    def _observe(self, part: BarBatch, answer: Any, flush: _Flush, answered: float) -> None:
+        metrics = self._metrics
+        metrics.flush_bars.observe(len(part))
+        metrics.shard_batch_seconds.observe(answered - flush.sent)
+        if answer.signals:
+            metrics.bar_to_signal_seconds.observe(time.perf_counter() - flush.received)
+            counts = Counter(signal.strategy for _, signal in answer.signals)
+            for strategy, count in counts.items():
+                metrics.signals.labels(strategy).inc(count)
+
 
 @dataclass(slots=True)
 class _Flush:
     remaining: int  # shards whose share is not dispatched yet
+    received: float  # perf_counter when its oldest bar was queued
+    sent: float  # perf_counter when it went to the shards

@@ -187,6 +187,7 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
                     )
                 if cut_off:
                     gw.cut_offs += 1
+                    gw.metrics.subscribers_cut_off.inc()
                     raise ResourceExhausted(
                         f"subscriber {subscriber.id} fell more than "
                         f"{gw.config.subscriber_queue_size} signals behind and was cut off; "

@@ -28,6 +28,7 @@ from supreme.core.errors import AlreadyExists, FailedPrecondition, InvalidArgume
 from supreme.core.model import BarBatch, Order, OrderIntent, Signal
 from supreme.core.shard import InstanceKey, keys_for
 from supreme.server.hub import Broadcast, SignalHub
+from supreme.server.metrics import GatewayMetrics
 
 log = logging.getLogger("supreme.server.trading")
 
@@ -102,6 +103,7 @@ class TradingRouter:
         store: InstanceStore,
         updates: Broadcast,
         market_linger_ms: float = 50.0,
+        metrics: GatewayMetrics | None = None,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
@@ -116,6 +118,7 @@ class TradingRouter:
         self._worker: asyncio.Task | None = None
         self._ids = itertools.count(1)
         self._linger = market_linger_ms / 1000.0
+        self._metrics = metrics
         self._signal_queued = asyncio.Event()
         self.errors = 0
 
@@ -234,7 +237,7 @@ class TradingRouter:
     async def cancel(self, client_order_id: str) -> Order:
         async with self._lock:
             order = await self._execution.cancel.remote(client_order_id)
-        self._updates.publish((order, None))
+        self._publish(order, None)
         return order
 
     async def _apply(self, decisions: list[Any]) -> list[tuple[Order, str]]:
@@ -243,7 +246,10 @@ class TradingRouter:
         decisions = [d for d in decisions if d.intent is not None]
         # The execution actor stamps orders with the decision's market time, so the paper
         # broker fills them on the next bar of the market clock, whatever the wall clock says.
+        done = self._metrics.timer(self._metrics.execution_latency) if self._metrics else None
         orders = await self._execution.route.remote(decisions) if decisions else []
+        if done is not None and decisions:
+            done()
         by_id = {o.client_order_id: o for o in orders}
         results = []
         for decision in decisions:
@@ -252,11 +258,16 @@ class TradingRouter:
                 continue
             code = decision.reason_code.name if hasattr(decision.reason_code, "name") else ""
             results.append((order, code))
-            self._updates.publish((order, None))
+            self._publish(order, None)
             instance = self._instances.get(order.strategy)
             if instance is not None:
                 instance.orders += 1
         return results
+
+    def _publish(self, order: Order, fill: Any) -> None:
+        self._updates.publish((order, fill))
+        if self._metrics is not None:
+            self._metrics.orders.labels(order.status.name).inc()
 
     # -- the worker ------------------------------------------------------------------------------
 
@@ -295,7 +306,7 @@ class TradingRouter:
             decisions = await self._risk.on_bars.remote(batch, open_orders)
             for fill, order in fills:
                 if order is not None:
-                    self._updates.publish((order, fill))
+                    self._publish(order, fill)
             if decisions:
                 await self._apply(decisions)
         elif kind == "signal":

@@ -26,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import ray
+from ray.util import metrics
 
 from supreme.core.desk import decision_order
 from supreme.core.errors import InvalidArgument
@@ -49,6 +51,28 @@ FORWARD_TIMEOUT_S = 30.0
 
 def journal_path(state_dir: str | Path, venue: str) -> Path:
     return Path(state_dir) / f"execution-{venue}.sqlite"
+
+
+def _time_journal_writes(journal: OrderJournal) -> None:
+    """Record each journal write in ``supreme_journal_write_seconds`` (exported by Ray's metrics
+    agent as ray_supreme_journal_write_seconds)."""
+    histogram = metrics.Histogram(
+        "supreme_journal_write_seconds",
+        description="Time to write an order or a fill to the journal (committed).",
+        boundaries=[0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1],
+        tag_keys=("operation",),
+    )
+    for name in ("record_new", "update", "record_fill"):
+        write = getattr(journal, name)
+
+        def timed(*args: Any, _write: Any = write, _name: str = name, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _write(*args, **kwargs)
+            finally:
+                histogram.observe(time.perf_counter() - started, tags={"operation": _name})
+
+        setattr(journal, name, timed)
 
 
 def _broker_config(value: PaperBrokerConfig | Mapping[str, Any] | None) -> PaperBrokerConfig | None:
@@ -82,6 +106,7 @@ class ExecutionActor:
         self._risk = None if isinstance(risk, str) else risk
         self._incarnation = uuid.uuid4().hex
         self._journal = OrderJournal(journal_path(state_dir, venue))
+        _time_journal_writes(self._journal)
         self._journal.set_initial_cash(initial_cash)
         self._broker = PaperBroker(_broker_config(broker_config))
         self._engine = await ExecutionEngine.recover(self._broker, self._journal)

@@ -56,7 +56,7 @@ class LoopThread:
 
 
 def start_gateway(loop: LoopThread, state_dir, namespace: str, **overrides) -> Gateway:
-    settings = {"port": 0, "feed": "none", "num_shards": 2} | overrides
+    settings = {"port": 0, "metrics_port": 0, "feed": "none", "num_shards": 2} | overrides
     config = GatewayConfig(state_dir=str(state_dir), namespace=namespace, **settings)
     gateway = Gateway(config)
     loop.run(gateway.start())
@@ -643,3 +643,55 @@ def test_a_file_feed_streams_every_bar_into_the_gateway(loop, tmp_path, ray_sess
             assert gateway.ingestor.last_time_ms("FC") is None
     finally:
         loop.run(gateway.stop(grace=1.0))
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple], float]:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_metrics_count_bars_rejections_signals_and_subscriptions(channel, gateway):
+    assert gateway.metrics_port  # a free port, served over HTTP
+    before = _scrape(gateway.metrics_port)
+    bars = renamed(simulate_bars("X", 400, seed=29), {"X": "MET"})
+    call, _ = subscribe(channel, ["MET"], "mean_reversion", {"period": 2, "k": 0.1})
+    expected = generate_signals("mean_reversion", bars, {"period": 2, "k": 0.1})
+    publish(channel, bars)
+    late = BarBatch.concat([bars.select(slice(0, 2)), bars.select(slice(399, 400))])
+    publish(channel, late)  # two old bars (out of order) and the last one again (duplicate)
+    got = collect(call, len(expected))
+    during = _scrape(gateway.metrics_port)
+    call.cancel()
+    after = _scrape(gateway.metrics_port)
+
+    def delta(name, **labels):
+        key = (name, tuple(sorted(labels.items())))
+        return during.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("supreme_bars_received_total") == 403
+    assert delta("supreme_bars_accepted_total") == 400
+    assert delta("supreme_bars_rejected_total", reason="OUT_OF_ORDER") == 2
+    assert delta("supreme_bars_rejected_total", reason="DUPLICATE") == 1
+    assert delta("supreme_signals_total", strategy="mean_reversion") >= len(got) == len(expected)
+    assert delta("supreme_bar_to_signal_seconds_count") >= 1
+    assert delta("supreme_shard_batch_seconds_count") >= 1
+    assert during[("supreme_subscriptions_active", ())] >= 1
+    deadline = time.monotonic() + 10
+    while (
+        after[("supreme_subscriptions_active", ())] >= during[("supreme_subscriptions_active", ())]
+    ):
+        assert time.monotonic() < deadline, "the cancelled subscription was never counted off"
+        time.sleep(0.1)
+        after = _scrape(gateway.metrics_port)
+    # The account gauges come from the risk actor.
+    assert after[("supreme_trading_state", (("state", "ACTIVE"),))] in (0.0, 1.0)
+    assert after[("supreme_equity", ())] > 0
