@@ -48,9 +48,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, star
 
 log = logging.getLogger("supreme.server.metrics")
 
-__all__ = ["TRADING_STATES", "GatewayMetrics"]
+__all__ = ["BREAKERS", "TRADING_STATES", "GatewayMetrics"]
 
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
+BREAKERS = ("daily_loss", "consecutive_losses", "error_burst", "drawdown")
 
 # Sub-millisecond resolution where latency lives, up to a second for stalls.
 _LATENCY_BUCKETS = (
@@ -149,6 +150,11 @@ class GatewayMetrics:
         )
         for state in TRADING_STATES:
             self.trading_state.labels(state).set(1 if state == "ACTIVE" else 0)
+        # Known label values start at zero, so a query sees "none yet" rather than no series.
+        for reason in ("INVALID", "OUT_OF_ORDER", "DUPLICATE"):
+            self.bars_rejected.labels(reason)
+        for breaker in BREAKERS:
+            self.breaker_trips.labels(breaker)
         self._server: Any = None
 
     # -- serving ---------------------------------------------------------------------------------

@@ -52,3 +52,20 @@ def test_two_gateways_in_one_process_keep_separate_series():
     a.bars_received.inc(5)
     assert _value(a, "supreme_bars_received_total") == 5
     assert _value(b, "supreme_bars_received_total") == 0
+
+
+def test_known_breakers_and_rejection_reasons_start_at_zero():
+    from supreme.core.risk import breakers
+    from supreme.server.metrics import BREAKERS
+
+    names = {
+        cls.name
+        for cls in vars(breakers).values()
+        if isinstance(cls, type)
+        and issubclass(cls, breakers.Breaker)
+        and cls is not breakers.Breaker
+    }
+    assert names == set(BREAKERS)  # a new breaker must be added to the metrics' list
+    m = GatewayMetrics()
+    assert _value(m, "supreme_circuit_breaker_trips_total", breaker="drawdown") == 0
+    assert _value(m, "supreme_bars_rejected_total", reason="DUPLICATE") == 0
