@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 
+from supreme.logs import setup_logging
 from supreme.server.config import DEFAULT_SYMBOLS, GatewayConfig
 
 __all__ = ["add_serve_command", "config_from_args"]
@@ -58,6 +58,12 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--namespace", default="supreme", help="Ray namespace of the actors")
     serve.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=os.environ.get("SUPREME_LOG_FORMAT", "text"),
+        help="json: one JSON object a line (for log collectors); actors follow",
+    )
     serve.set_defaults(handler=run_serve)
     return serve
 
@@ -87,8 +93,6 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
 def run_serve(args: argparse.Namespace) -> int:
     from supreme.server.app import serve
 
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    setup_logging(args.log_level, args.log_format)
     asyncio.run(serve(config_from_args(args), duration=args.duration))
     return 0

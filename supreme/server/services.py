@@ -32,6 +32,7 @@ from supreme.core.errors import InvalidArgument, NotFound, ResourceExhausted
 from supreme.core.model import BarBatch, OrderIntent, OrderType
 from supreme.core.shard import keys_for
 from supreme.core.strategies import list_strategies
+from supreme.logs import correlate, tag_task
 from supreme.server import convert
 from supreme.server.errors import streaming, unary
 from supreme.server.hub import CUT_OFF, QueueSubscriber
@@ -145,6 +146,7 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
         max_batch = request.max_batch
         gw = self._gw
         subscriber = QueueSubscriber(keys, gw.config.subscriber_queue_size)
+        tag_task(subscriber.id)
         # Into the hub first, then into the shards: no signal produced after attaching is lost.
         gw.hub.add(subscriber)
         attached: list[Any] = []
@@ -161,6 +163,7 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
             )
             counted = True
             gw.subscriptions += 1
+            log.info("subscription started: %s on %d symbol(s)", request.strategy, len(keys))
             yield strategy_pb2.SubscribeSignalsResponse(
                 started=strategy_pb2.SubscriptionStarted(
                     subscription_id=subscriber.id,
@@ -197,6 +200,7 @@ class StrategyService(strategy_pb2_grpc.StrategyServiceServicer):
             gw.hub.remove(subscriber)
             if counted:
                 gw.subscriptions -= 1
+                log.info("subscription ended%s", " (cut off)" if subscriber.cut_off else "")
             if attached:
                 gw.detach_later(attached)
 
@@ -286,7 +290,16 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
     @unary
     async def SubmitOrder(self, request, context):
         intent = _intent_from_request(request)
-        order, code = await self._gw.router.submit_manual(intent)
+        with correlate(intent.client_order_id):
+            order, code = await self._gw.router.submit_manual(intent)
+            log.info(
+                "order %s %s %s: %s%s",
+                intent.side.name,
+                intent.symbol,
+                intent.order_type.name,
+                order.status.name,
+                f" ({code})" if code else "",
+            )
         return order_pb2.SubmitOrderResponse(order=convert.order_to_proto(order, code))
 
     @unary
@@ -294,7 +307,9 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
         if not request.client_order_id:
             raise InvalidArgument("client_order_id is required")
         await self._require_order(request.client_order_id)
-        order = await self._gw.router.cancel(request.client_order_id)
+        with correlate(request.client_order_id):
+            order = await self._gw.router.cancel(request.client_order_id)
+            log.info("order cancel: %s", order.status.name)
         return order_pb2.CancelOrderResponse(order=convert.order_to_proto(order))
 
     async def _require_order(self, client_order_id: str) -> Any:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,15 @@ def start_ray(config: ClusterConfig) -> bool:
         "include_dashboard": config.include_dashboard,
         "logging_level": logging.WARNING,
         "log_to_driver": config.log_to_driver,
+        # Actors log like the gateway (supreme.logs), in the format and level it chose.
+        "runtime_env": {
+            "worker_process_setup_hook": "supreme.logs.setup_worker_logging",
+            "env_vars": {
+                name: os.environ[name]
+                for name in ("SUPREME_LOG_FORMAT", "SUPREME_LOG_LEVEL")
+                if name in os.environ
+            },
+        },
     }
     if config.ray_address is None and config.num_cpus is not None:
         kwargs["num_cpus"] = config.num_cpus
