@@ -93,6 +93,7 @@ from supreme.data.feed import (
     SymbolNotFound,
     timeframe_ms,
 )
+from supreme.logs import register_secret
 
 __all__ = ["CcxtFeed"]
 
@@ -161,6 +162,8 @@ class CcxtFeed:
         if pro is not None and not isinstance(pro, ccxt_pro.Exchange):
             raise InvalidArgument(f"pro must be a ccxt.pro exchange, got {type(pro).__name__}")
 
+        for field in ("apiKey", "secret", "password", "uid", "privateKey"):
+            register_secret((config or {}).get(field))  # never in a log line
         if isinstance(exchange, str):
             self._exchange = _exchange_class(exchange)({"enableRateLimit": True, **(config or {})})
             self._owns_exchange = True
