@@ -217,6 +217,8 @@ def _connect(args: argparse.Namespace) -> Any:
         token=getattr(args, "token", None) or os.environ.get("SUPREME_TOKEN") or None,
         tls=True if getattr(args, "tls", False) else None,
         tls_ca=getattr(args, "tls_ca", None),
+        tls_cert=getattr(args, "tls_cert", None),
+        tls_key=getattr(args, "tls_key", None),
         timeout=timeout if timeout is not None else 10.0,
     )
 
@@ -660,6 +662,12 @@ def _add_server_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--tls-ca", default=argparse.SUPPRESS, metavar="PEM", help="use TLS with this CA file"
     )
+    group.add_argument(
+        "--tls-cert", default=argparse.SUPPRESS, metavar="PEM", help="mutual TLS: client cert"
+    )
+    group.add_argument(
+        "--tls-key", default=argparse.SUPPRESS, metavar="PEM", help="mutual TLS: client key"
+    )
     group.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
 
 
@@ -786,8 +794,38 @@ def build_parser() -> argparse.ArgumentParser:
     offline.set_defaults(handler=_cmd_demo)
     add_serve_command(commands)
     add_data_command(commands)
+    certs = commands.add_parser("certs", help="TLS certificates for development")
+    certs_verbs = certs.add_subparsers(dest="certs_command", required=True)
+    dev = certs_verbs.add_parser(
+        "dev", help="write a development CA, a server and a client certificate (not for production)"
+    )
+    dev.add_argument("--out", default="certs", help="directory to write them to")
+    dev.add_argument(
+        "--host",
+        action="append",
+        help="DNS name or IP the server certificate is for (repeatable; default localhost, "
+        "127.0.0.1, ::1)",
+    )
+    dev.add_argument("--days", type=int, default=365)
+    dev.set_defaults(handler=_cmd_certs_dev)
     _add_client_commands(commands)
     return parser
+
+
+def _cmd_certs_dev(args: argparse.Namespace) -> int:
+    from supreme.server.certs import DEFAULT_HOSTS, write_dev_certificates
+
+    hosts = tuple(args.host) if args.host else DEFAULT_HOSTS
+    paths = write_dev_certificates(args.out, hosts=hosts, days=args.days)
+    print(f"wrote a development CA and certificates for {', '.join(hosts)} to {args.out}/")
+    print(f"  serve:   supreme serve --tls-cert {paths.server_cert} --tls-key {paths.server_key}")
+    print(f"           (mutual TLS: add --tls-client-ca {paths.ca})")
+    print(
+        f"  connect: supreme health --tls-ca {paths.ca}"
+        f" [--tls-cert {paths.client_cert} --tls-key {paths.client_key}]"
+    )
+    print("  the CA key (ca.key) can mint trusted certificates: keep it out of production")
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -97,22 +97,38 @@ def new_client_order_id() -> str:
 
 
 def _credentials(
-    tls: bool | grpc.ChannelCredentials | None, tls_ca: str | Path | None
+    tls: bool | grpc.ChannelCredentials | None,
+    tls_ca: str | Path | None,
+    tls_cert: str | Path | None = None,
+    tls_key: str | Path | None = None,
 ) -> grpc.ChannelCredentials | None:
-    """None for plaintext. ``tls=None`` means TLS exactly when a CA file is given."""
+    """None for plaintext. ``tls=None`` means TLS exactly when a CA file or a client
+    certificate is given. ``tls_cert`` and ``tls_key`` (PEM files) are the client's own
+    certificate and key, for a server that requires mutual TLS."""
     if isinstance(tls, grpc.ChannelCredentials):
         return tls
+    if (tls_cert is None) != (tls_key is None):
+        raise InvalidArgumentError("tls_cert and tls_key go together: give both or neither")
     if tls is None:
-        tls = tls_ca is not None
+        tls = tls_ca is not None or tls_cert is not None
     if not tls:
-        if tls_ca is not None:
-            raise InvalidArgumentError("tls_ca was given but tls=False")
+        if tls_ca is not None or tls_cert is not None:
+            raise InvalidArgumentError("TLS files were given but tls=False")
         return None
-    try:
-        root = Path(tls_ca).read_bytes() if tls_ca is not None else None
-    except OSError as exc:
-        raise InvalidArgumentError(f"cannot read the TLS CA file {tls_ca}: {exc}") from exc
-    return grpc.ssl_channel_credentials(root_certificates=root)
+
+    def read(path: str | Path | None, what: str) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidArgumentError(f"cannot read the TLS {what} {path}: {exc}") from exc
+
+    return grpc.ssl_channel_credentials(
+        root_certificates=read(tls_ca, "CA file"),
+        private_key=read(tls_key, "key"),
+        certificate_chain=read(tls_cert, "certificate"),
+    )
 
 
 def _channel_options(options: Iterable[tuple[str, Any]]) -> list[tuple[str, Any]]:
@@ -692,14 +708,17 @@ class SupremeClient(_ClientBase):
         token: str | None = None,
         tls: bool | grpc.ChannelCredentials | None = None,
         tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         options: Iterable[tuple[str, Any]] = (),
     ) -> SupremeClient:
         """Open a channel to ``target`` ("host:port"). Plaintext unless ``tls`` is true or
-        credentials, or ``tls_ca`` (a PEM file of root certificates) is given. The channel
+        credentials, or ``tls_ca`` (a PEM file of root certificates) or a client certificate
+        (``tls_cert`` and ``tls_key``, for mutual TLS) is given. The channel
         connects lazily: an unreachable server shows as UnavailableError on the first call
         (or use :meth:`wait_until_ready`)."""
-        credentials = _credentials(tls, tls_ca)
+        credentials = _credentials(tls, tls_ca, tls_cert, tls_key)
         opts = _channel_options(options)
         channel = (
             grpc.insecure_channel(target, options=opts)
@@ -1067,11 +1086,13 @@ class AsyncSupremeClient(_ClientBase):
         token: str | None = None,
         tls: bool | grpc.ChannelCredentials | None = None,
         tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         options: Iterable[tuple[str, Any]] = (),
     ) -> AsyncSupremeClient:
         """As :meth:`SupremeClient.connect`, with a ``grpc.aio`` channel."""
-        credentials = _credentials(tls, tls_ca)
+        credentials = _credentials(tls, tls_ca, tls_cert, tls_key)
         opts = _channel_options(options)
         channel = (
             grpc.aio.insecure_channel(target, options=opts)

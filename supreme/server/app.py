@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import ipaddress
 import logging
 import signal
 from collections.abc import Iterable
@@ -38,6 +39,7 @@ from supreme._proto import (
     strategy_pb2,
     strategy_pb2_grpc,
 )
+from supreme.core.errors import InvalidArgument
 from supreme.core.shard import InstanceKey
 from supreme.server.config import GatewayConfig
 from supreme.server.hub import Broadcast, SignalHub
@@ -169,7 +171,18 @@ class Gateway:
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
         )
-        self.port = self.server.add_insecure_port(f"{cfg.host}:{cfg.port}")
+        address = f"{cfg.host}:{cfg.port}"
+        credentials = server_credentials(cfg)
+        if credentials is None:
+            if not _is_loopback(cfg.host):
+                log.warning(
+                    "PLAINTEXT on %s: anyone on the network can read and send trading traffic; "
+                    "give --tls-cert and --tls-key (supreme certs dev makes development ones)",
+                    address,
+                )
+            self.port = self.server.add_insecure_port(address)
+        else:
+            self.port = self.server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"could not bind {cfg.host}:{cfg.port}")
         await self.server.start()
@@ -339,6 +352,34 @@ class Gateway:
             await self.cluster.shards[index].attach_many.remote(keys)
             log.warning("%s restarted: re-attached %d strategy instance(s)", name, len(keys))
         self._incarnations = current
+
+
+def server_credentials(cfg: GatewayConfig) -> grpc.ServerCredentials | None:
+    """TLS credentials from the config's PEM files (None: plaintext); mutual TLS when a client
+    CA is given. A file that cannot be read is an InvalidArgument naming it."""
+    if cfg.tls_cert is None:
+        return None
+
+    def read(path: str, what: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read the TLS {what} {path}: {exc}") from exc
+
+    pair = (read(cfg.tls_key, "key"), read(cfg.tls_cert, "certificate"))
+    client_ca = read(cfg.tls_client_ca, "client CA") if cfg.tls_client_ca else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _incarnations(answers: dict[str, Any]) -> dict[str, str]:

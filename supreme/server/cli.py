@@ -39,6 +39,11 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--seed", type=int, default=7, help="simulator seed")
     serve.add_argument("--ray-address", default=os.environ.get("SUPREME_RAY_ADDRESS"))
     serve.add_argument("--shards", type=int, default=None, help="SymbolShard actors (def. CPUs)")
+    serve.add_argument("--tls-cert", help="TLS: the server certificate chain (PEM)")
+    serve.add_argument("--tls-key", help="TLS: the server's private key (PEM)")
+    serve.add_argument(
+        "--tls-client-ca", help="mutual TLS: accept only clients with a certificate from this CA"
+    )
     serve.add_argument(
         "--shard-transport",
         choices=("stream", "ray"),
@@ -82,6 +87,9 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         ray_address=args.ray_address,
         num_shards=args.shards,
         shard_transport=args.shard_transport,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_client_ca=args.tls_client_ca,
         state_dir=args.state_dir,
         initial_cash=args.cash,
         start_strategies=tuple(args.start_strategy),

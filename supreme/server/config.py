@@ -18,6 +18,11 @@ class GatewayConfig:
     port: int = 50051
     # Prometheus /metrics (on `host`); 0 picks a free port, None turns the endpoint off.
     metrics_port: int | None = 9464
+    # TLS: the server's certificate chain and key (PEM files); with `tls_client_ca`, clients
+    # must present a certificate signed by that CA (mutual TLS).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_client_ca: str | None = None
     # "simulator", "none", "csv:PATH" (CSV or Parquet, replayed at `feed_rate`), "file:PATH"
     # (files or a data store, replayed at `feed_speed` times their own pace), "yahoo" or
     # "ccxt:EXCHANGE" (live polling of `feed_symbols` at `feed_timeframe`).
@@ -87,6 +92,10 @@ class GatewayConfig:
             )
         if self.subscriber_queue_size < 1 or self.max_inflight_flushes < 1:
             raise InvalidArgument("subscriber_queue_size and max_inflight_flushes must be >= 1")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidArgument("tls_cert and tls_key go together: give both or neither")
+        if self.tls_client_ca is not None and self.tls_cert is None:
+            raise InvalidArgument("tls_client_ca (mutual TLS) needs tls_cert and tls_key")
         if self.shard_transport not in ("stream", "ray"):
             raise InvalidArgument(
                 f"shard_transport must be stream or ray, got {self.shard_transport!r}"
