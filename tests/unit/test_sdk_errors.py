@@ -152,8 +152,14 @@ def test_a_closed_port_is_unavailable_quickly():
 def test_bad_connection_settings_are_invalid_arguments(tmp_path):
     with pytest.raises(InvalidArgumentError, match="cannot read the TLS CA file"):
         SupremeClient.connect("localhost:1", tls_ca=tmp_path / "missing.pem")
-    with pytest.raises(InvalidArgumentError, match="tls_ca was given but tls=False"):
+    with pytest.raises(InvalidArgumentError, match="TLS files were given but tls=False"):
         SupremeClient.connect("localhost:1", tls=False, tls_ca="ca.pem")
+    with pytest.raises(InvalidArgumentError, match="tls_cert and tls_key go together"):
+        SupremeClient.connect("localhost:1", tls_cert="client.pem")
+    with pytest.raises(InvalidArgumentError, match="cannot read the TLS key"):
+        SupremeClient.connect(
+            "localhost:1", tls_cert=tmp_path / "c.pem", tls_key=tmp_path / "missing.key"
+        )
     with pytest.raises(InvalidArgumentError, match="token must not be empty"):
         SupremeClient.connect("localhost:1", token="  ")
 
