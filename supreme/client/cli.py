@@ -628,6 +628,30 @@ def _cmd_live(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from supreme.server.audit import verify
+
+    result = verify(args.file)
+    if result.ok:
+        print(f"ok: {result.lines} lines, chain intact")
+        return 0
+    print(
+        f"broken: line {result.first_bad_line}: {result.reason} "
+        f"({result.lines} line(s) before it verify)"
+    )
+    return 1
+
+
+def _add_audit_command(commands: Any) -> None:
+    audit = commands.add_parser("audit", help="work with the gateway's audit log")
+    actions = audit.add_subparsers(dest="audit_action", metavar="ACTION", required=True)
+    p = actions.add_parser(
+        "verify", help="check an audit log's hash chain (exit 0: intact, 1: broken)"
+    )
+    p.add_argument("file", help="the audit log (state_dir/audit.jsonl)")
+    p.set_defaults(handler=_cmd_audit_verify)
+
+
 def _client_parser(
     commands: Any, name: str, handler: Callable[[argparse.Namespace], int], help: str
 ) -> argparse.ArgumentParser:
@@ -808,8 +832,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--days", type=int, default=365)
     dev.set_defaults(handler=_cmd_certs_dev)
+    tokens = commands.add_parser("tokens", help="API tokens for the gateway")
+    tokens_verbs = tokens.add_subparsers(dest="tokens_command", required=True)
+    create = tokens_verbs.add_parser("create", help="make a token; it is printed once")
+    create.add_argument("--scope", required=True, choices=("read", "trade", "admin"))
+    create.add_argument("--ttl", default=None, help="lifetime: 30d, 12h, 15m (default: none)")
+    create.add_argument("--name", default="", help="a label for the token")
+    create.add_argument(
+        "--tokens-file",
+        default=os.environ.get("SUPREME_TOKENS_FILE", "tokens.json"),
+        help="where the gateway reads token hashes (created 0600)",
+    )
+    create.add_argument(
+        "--bind-cert", metavar="PEM", help="accept the token only with this client certificate"
+    )
+    create.set_defaults(handler=_cmd_tokens_create)
     _add_client_commands(commands)
+    _add_audit_command(commands)
     return parser
+
+
+def _cmd_tokens_create(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from supreme.server.auth import TokenStore, create_token, parse_ttl
+
+    ttl = parse_ttl(args.ttl) if args.ttl else None
+    cert = Path(args.bind_cert).read_bytes() if args.bind_cert else None
+    token, record = create_token(args.scope, ttl_s=ttl, name=args.name, cert_pem=cert)
+    TokenStore.append(args.tokens_file, record)
+    print(token)
+    expiry = "never" if record.expires_ms is None else _fmt_ms(record.expires_ms)
+    print(
+        f"token {record.id} ({args.scope}, expires {expiry}) added to {args.tokens_file}; "
+        "this is the only time it is shown",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _fmt_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _cmd_certs_dev(args: argparse.Namespace) -> int:

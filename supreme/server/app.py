@@ -18,6 +18,7 @@ import contextlib
 import gc
 import ipaddress
 import logging
+import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
@@ -41,6 +42,8 @@ from supreme._proto import (
 )
 from supreme.core.errors import InvalidArgument
 from supreme.core.shard import InstanceKey
+from supreme.server.audit import AuditLog, record_risk_event
+from supreme.server.auth import AuthInterceptor, TokenStore
 from supreme.server.config import GatewayConfig
 from supreme.server.hub import Broadcast, SignalHub
 from supreme.server.ingest import Ingestor
@@ -83,6 +86,7 @@ class Gateway:
         self.risk_events = Broadcast()
         self.ingestor: Ingestor | None = None
         self.router: TradingRouter | None = None
+        self.audit: AuditLog | None = None  # state_dir/audit.jsonl (config.audit_log)
         self.channels: list[ShardChannel] = []
         self.metrics = GatewayMetrics()
         self.metrics_port: int | None = None
@@ -105,6 +109,8 @@ class Gateway:
         cfg = self.config
         state_dir = Path(cfg.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
+        if cfg.audit_log is not None:
+            self.audit = await asyncio.to_thread(AuditLog, state_dir / cfg.audit_log)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
         self.cluster = await asyncio.to_thread(
             Cluster,
@@ -127,6 +133,7 @@ class Gateway:
             updates=self.updates,
             market_linger_ms=cfg.market_linger_ms,
             metrics=self.metrics,
+            audit=self.audit,
         )
         self.channels = [
             ShardChannel(f"shard-{i}", actor, use_stream=cfg.shard_transport == "stream")
@@ -154,11 +161,13 @@ class Gateway:
         # Every actor answers before anything is served: the first calls then find warm
         # processes instead of waiting for workers to start.
         self._incarnations = _incarnations(await self.cluster.ping(timeout=120.0))
+        interceptors = self._auth_interceptors()
         self.server = grpc.aio.server(
+            interceptors=interceptors,
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ]
+            ],
         )
         market_data_pb2_grpc.add_MarketDataServiceServicer_to_server(
             MarketDataService(self), self.server
@@ -221,6 +230,13 @@ class Gateway:
                 await asyncio.wait_for(self.router.close(), timeout=grace + 5)
             for channel in self.channels:
                 await channel.close()
+        if self.audit is not None:
+            # The risk events left since the last pump, then every queued line to disk.
+            with contextlib.suppress(Exception):
+                for event in await self.cluster.risk.drain_events.remote():
+                    self.metrics.observe_risk_event(event)
+                    record_risk_event(self.audit, event)
+            await self.audit.close()
         self.metrics.close()
         if self.cluster is not None:
             # Checkpoints risk, closes the journal, ends the actors, and stops Ray if this
@@ -228,6 +244,29 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.cluster.shutdown)
         log.info("gateway stopped")
+
+    def _auth_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
+        """Token checks when tokens are configured; otherwise loopback only (or an explicit
+        --insecure-no-auth), said loudly either way."""
+        cfg = self.config
+        store = TokenStore.load(cfg.tokens_file, os.environ.get("SUPREME_TOKENS"))
+        if len(store):
+            log.info("authentication on: %d token(s), %g calls/s each", len(store), cfg.rate_limit)
+            return [AuthInterceptor(store, rate=cfg.rate_limit, burst=cfg.rate_burst)]
+        if _is_loopback(cfg.host):
+            log.warning("authentication OFF: no tokens, and the gateway listens on loopback only")
+            return []
+        if cfg.insecure_no_auth:
+            log.warning(
+                "authentication OFF on %s (--insecure-no-auth): anyone who reaches the port "
+                "can trade",
+                cfg.host,
+            )
+            return []
+        raise InvalidArgument(
+            f"refusing to listen on {cfg.host} without authentication: give --tokens-file "
+            "(supreme tokens create) or, knowingly, --insecure-no-auth"
+        )
 
     async def _set_health(self, status: int) -> None:
         await self.health.set("", status)
@@ -292,11 +331,19 @@ class Gateway:
         while True:
             await asyncio.sleep(0.25)
             try:
-                events = await self.cluster.risk.drain_events.remote()
+                drained = self.cluster.risk.drain_events.remote()
+                events = await drained
+            except asyncio.CancelledError:
+                # Stopped mid-drain: the events have left the actor; the audit log keeps them.
+                with contextlib.suppress(Exception):
+                    for event in await asyncio.wait_for(drained, 5.0):
+                        record_risk_event(self.audit, event)
+                raise
             except Exception:  # the health watch reports an absent actor
                 continue
             for event in events:
                 self.metrics.observe_risk_event(event)
+                record_risk_event(self.audit, event)
                 self.risk_events.publish(event)
 
     async def _poll_account(self) -> None:

@@ -39,6 +39,17 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--seed", type=int, default=7, help="simulator seed")
     serve.add_argument("--ray-address", default=os.environ.get("SUPREME_RAY_ADDRESS"))
     serve.add_argument("--shards", type=int, default=None, help="SymbolShard actors (def. CPUs)")
+    serve.add_argument(
+        "--tokens-file",
+        default=os.environ.get("SUPREME_TOKENS_FILE"),
+        help="token hashes (supreme tokens create); turns authentication on",
+    )
+    serve.add_argument(
+        "--insecure-no-auth",
+        action="store_true",
+        help="allow a non-loopback --host without authentication (not for real money)",
+    )
+    serve.add_argument("--rate-limit", type=float, default=100.0, help="calls per second per token")
     serve.add_argument("--tls-cert", help="TLS: the server certificate chain (PEM)")
     serve.add_argument("--tls-key", help="TLS: the server's private key (PEM)")
     serve.add_argument(
@@ -90,6 +101,10 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         tls_client_ca=args.tls_client_ca,
+        tokens_file=args.tokens_file,
+        insecure_no_auth=args.insecure_no_auth,
+        rate_limit=args.rate_limit,
+        rate_burst=max(2 * args.rate_limit, 1.0),
         state_dir=args.state_dir,
         initial_cash=args.cash,
         start_strategies=tuple(args.start_strategy),

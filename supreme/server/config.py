@@ -23,6 +23,14 @@ class GatewayConfig:
     tls_cert: str | None = None
     tls_key: str | None = None
     tls_client_ca: str | None = None
+    # Bearer-token authentication: the token hashes (see supreme.server.auth); the
+    # SUPREME_TOKENS environment variable adds more. Without tokens the gateway serves only on
+    # loopback, unless insecure_no_auth says otherwise.
+    tokens_file: str | None = None
+    insecure_no_auth: bool = False
+    # Per-token request budget: calls per second, and the burst allowed above it.
+    rate_limit: float = 100.0
+    rate_burst: float = 200.0
     # "simulator", "none", "csv:PATH" (CSV or Parquet, replayed at `feed_rate`), "file:PATH"
     # (files or a data store, replayed at `feed_speed` times their own pace), "yahoo" or
     # "ccxt:EXCHANGE" (live polling of `feed_symbols` at `feed_timeframe`).
@@ -39,6 +47,9 @@ class GatewayConfig:
     include_dashboard: bool = False
     num_shards: int | None = None
     state_dir: str = ".supreme"
+    # The hash-chained audit log (supreme.server.audit), relative to state_dir unless absolute;
+    # None turns it off.
+    audit_log: str | None = "audit.jsonl"
     initial_cash: float = 100_000.0
     history_limit: int = 10_000
     # Micro-batching: a shard batch is flushed at this many bars or after this many ms.

@@ -34,6 +34,7 @@ from supreme.core.shard import keys_for
 from supreme.core.strategies import list_strategies
 from supreme.logs import correlate, tag_task
 from supreme.server import convert
+from supreme.server.auth import current_principal
 from supreme.server.errors import streaming, unary
 from supreme.server.hub import CUT_OFF, QueueSubscriber
 
@@ -45,6 +46,24 @@ log = logging.getLogger("supreme.server")
 # PublishBarsResponse lists at most this many rejections (all are counted).
 MAX_LISTED_REJECTIONS = 1_000
 MAX_SIGNAL_BATCH = 10_000
+
+
+def principal_of(context: Any) -> str:
+    """Who is calling, for the audit log: the id of the caller's token (never the token), set
+    by the auth interceptor for this call; "local" when authentication is off."""
+    return current_principal()
+
+
+def _audit(
+    gateway: Gateway,
+    principal: str,
+    what: str,
+    subject: str,
+    details: dict[str, Any],
+    outcome: str = "ok",
+) -> None:
+    if gateway.audit is not None:
+        gateway.audit.record(principal, what, subject, details, outcome)
 
 
 def _symbols(values: Any, field: str = "symbols") -> list[str]:
@@ -291,7 +310,7 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
     async def SubmitOrder(self, request, context):
         intent = _intent_from_request(request)
         with correlate(intent.client_order_id):
-            order, code = await self._gw.router.submit_manual(intent)
+            order, code = await self._gw.router.submit_manual(intent, principal_of(context))
             log.info(
                 "order %s %s %s: %s%s",
                 intent.side.name,
@@ -306,9 +325,16 @@ class OrderService(order_pb2_grpc.OrderServiceServicer):
     async def CancelOrder(self, request, context):
         if not request.client_order_id:
             raise InvalidArgument("client_order_id is required")
-        await self._require_order(request.client_order_id)
+        principal = principal_of(context)
+        try:
+            await self._require_order(request.client_order_id)
+        except NotFound as exc:
+            _audit(
+                self._gw, principal, "order.cancel", request.client_order_id, {}, f"error: {exc}"
+            )
+            raise
         with correlate(request.client_order_id):
-            order = await self._gw.router.cancel(request.client_order_id)
+            order = await self._gw.router.cancel(request.client_order_id, principal)
             log.info("order cancel: %s", order.status.name)
         return order_pb2.CancelOrderResponse(order=convert.order_to_proto(order))
 
@@ -432,7 +458,14 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     @unary
     async def SetTradingState(self, request, context):
         state = _trading_state(request.state)
-        await self._gw.cluster.risk.set_trading_state.remote(state, request.reason or "manual")
+        reason = request.reason or "manual"
+        details = {"state": state, "reason": reason}
+        try:
+            await self._gw.cluster.risk.set_trading_state.remote(state, reason)
+        except Exception as exc:
+            _audit(self._gw, principal_of(context), "risk.state", state, details, f"error: {exc}")
+            raise
+        _audit(self._gw, principal_of(context), "risk.state", state, details)
         return risk_pb2.SetTradingStateResponse(state=await self._state())
 
     @unary
@@ -447,13 +480,42 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             changes[name] = None
         if not changes:
             raise InvalidArgument("name at least one limit to set or clear")
-        limits = await self._gw.cluster.risk.update_limits.remote(changes)
+        details = {"changes": changes}
+        try:
+            limits = await self._gw.cluster.risk.update_limits.remote(changes)
+        except Exception as exc:
+            _audit(
+                self._gw, principal_of(context), "risk.limits", "limits", details, f"error: {exc}"
+            )
+            raise
+        _audit(
+            self._gw, principal_of(context), "risk.limits", "limits", details | {"in_force": limits}
+        )
         return risk_pb2.UpdateRiskLimitsResponse(limits=convert.finite_limits(limits))
 
     @unary
     async def ResetCircuitBreakers(self, request, context):
         names = list(request.names) or None
-        reset = await self._gw.cluster.risk.reset_breakers.remote(names)
+        subject = ",".join(names) if names else "all"
+        try:
+            reset = await self._gw.cluster.risk.reset_breakers.remote(names)
+        except Exception as exc:
+            _audit(
+                self._gw,
+                principal_of(context),
+                "risk.breakers_reset",
+                subject,
+                {"requested": names},
+                f"error: {exc}",
+            )
+            raise
+        _audit(
+            self._gw,
+            principal_of(context),
+            "risk.breakers_reset",
+            subject,
+            {"requested": names, "reset": reset},
+        )
         return risk_pb2.ResetCircuitBreakersResponse(reset=reset, state=await self._state())
 
     @streaming

@@ -27,6 +27,7 @@ from typing import Any
 from supreme.core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from supreme.core.model import BarBatch, Order, OrderIntent, Signal
 from supreme.core.shard import InstanceKey, keys_for
+from supreme.server.audit import LOCAL, SYSTEM, AuditLog
 from supreme.server.hub import Broadcast, SignalHub
 from supreme.server.metrics import GatewayMetrics
 
@@ -104,6 +105,7 @@ class TradingRouter:
         updates: Broadcast,
         market_linger_ms: float = 50.0,
         metrics: GatewayMetrics | None = None,
+        audit: AuditLog | None = None,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
@@ -119,6 +121,7 @@ class TradingRouter:
         self._ids = itertools.count(1)
         self._linger = market_linger_ms / 1000.0
         self._metrics = metrics
+        self._audit = audit
         self._signal_queued = asyncio.Event()
         self.errors = 0
 
@@ -220,29 +223,92 @@ class TradingRouter:
 
     # -- orders ----------------------------------------------------------------------------------
 
-    async def submit_manual(self, intent: OrderIntent) -> tuple[Order, str]:
-        """Route one manual order through risk and execution; returns it and the reason code."""
+    async def submit_manual(self, intent: OrderIntent, principal: str = LOCAL) -> tuple[Order, str]:
+        """Route one manual order through risk and execution; returns it and the reason code.
+        ``principal`` is who asked (audit log)."""
         async with self._lock:
-            existing = await self._execution.get.remote(intent.client_order_id)
-            if existing is not None:
-                return existing, ""
-            open_orders = await self._execution.open_orders.remote()
-            decision = await self._risk.evaluate.remote(intent, open_orders)
-            orders = await self._apply([decision])
+            try:
+                existing = await self._execution.get.remote(intent.client_order_id)
+                if existing is not None:
+                    self._audit_order(
+                        principal, existing, "", intent, "a resubmission: the existing order"
+                    )
+                    return existing, ""
+                open_orders = await self._execution.open_orders.remote()
+                decision = await self._risk.evaluate.remote(intent, open_orders)
+                orders = await self._apply([decision], principal)
+            except Exception as exc:
+                self._audit_error(principal, "order.submit", intent.client_order_id, exc, intent)
+                raise
         order, code = orders[0]
         if order.status.name == "DENIED" and code == "HALTED":
             raise FailedPrecondition(f"trading is halted: {order.reason}")
         return order, code
 
-    async def cancel(self, client_order_id: str) -> Order:
+    async def cancel(self, client_order_id: str, principal: str = LOCAL) -> Order:
         async with self._lock:
-            order = await self._execution.cancel.remote(client_order_id)
+            try:
+                order = await self._execution.cancel.remote(client_order_id)
+            except Exception as exc:
+                self._audit_error(principal, "order.cancel", client_order_id, exc)
+                raise
+            if self._audit is not None:
+                self._audit.record(
+                    principal,
+                    "order.cancel",
+                    client_order_id,
+                    {"symbol": order.symbol, "strategy": order.strategy, "reason": order.reason},
+                    order.status.name,
+                )
         self._publish(order, None)
         return order
 
-    async def _apply(self, decisions: list[Any]) -> list[tuple[Order, str]]:
+    def _audit_order(
+        self, principal: str, order: Order, code: str, intent: Any = None, note: str = ""
+    ) -> None:
+        if self._audit is None:
+            return
+        details: dict[str, Any] = {
+            "symbol": order.symbol,
+            "side": order.side,
+            "order_type": order.order_type,
+            "quantity": order.quantity,
+            "limit_price": order.limit_price,
+            "stop_price": order.stop_price,
+            "strategy": order.strategy,
+            "reduce_only": order.reduce_only,
+        }
+        if intent is not None:
+            details["requested_quantity"] = intent.quantity
+        if note:
+            details["note"] = note
+        outcome = order.status.name
+        if code and code not in ("OK", "CANCEL"):
+            outcome += f" ({code})"
+        self._audit.record(principal, "order.submit", order.client_order_id, details, outcome)
+
+    def _audit_error(
+        self, principal: str, what: str, subject: str, exc: BaseException, intent: Any = None
+    ) -> None:
+        if self._audit is None:
+            return
+        details: dict[str, Any] = {}
+        if intent is not None:
+            details = {
+                "symbol": intent.symbol,
+                "side": intent.side,
+                "order_type": intent.order_type,
+                "requested_quantity": intent.quantity,
+                "strategy": intent.strategy,
+            }
+        self._audit.record(principal, what, subject, details, f"error: {exc}")
+
+    async def _apply(
+        self, decisions: list[Any], principal: str = SYSTEM
+    ) -> list[tuple[Order, str]]:
         """Journal and send approved orders, journal denials (one execution call); returns
-        each decision's order and reason code, in decision order."""
+        each decision's order and reason code, in decision order. Every order is audited as
+        submitted by ``principal`` (SYSTEM: trading instances and risk's own orders)."""
         decisions = [d for d in decisions if d.intent is not None]
         # The execution actor stamps orders with the decision's market time, so the paper
         # broker fills them on the next bar of the market clock, whatever the wall clock says.
@@ -258,6 +324,7 @@ class TradingRouter:
                 continue
             code = decision.reason_code.name if hasattr(decision.reason_code, "name") else ""
             results.append((order, code))
+            self._audit_order(principal, order, code, decision.intent)
             self._publish(order, None)
             instance = self._instances.get(order.strategy)
             if instance is not None:

@@ -695,3 +695,67 @@ def test_metrics_count_bars_rejections_signals_and_subscriptions(channel, gatewa
     # The account gauges come from the risk actor.
     assert after[("supreme_trading_state", (("state", "ACTIVE"),))] in (0.0, 1.0)
     assert after[("supreme_equity", ())] > 0
+
+
+def test_orders_cancels_and_state_changes_reach_the_audit_log(channel, gateway, loop):
+    import json
+
+    from supreme.server.audit import verify
+
+    orders = order_pb2_grpc.OrderServiceStub(channel)
+    risk = risk_pb2_grpc.RiskServiceStub(channel)
+    publish(channel, renamed(simulate_bars("X", 30, seed=31), {"X": "AUD"}))
+    loop.run(gateway.ingestor.drain())
+    loop.run(gateway.router.drain())
+    kept = orders.SubmitOrder(
+        order_pb2.SubmitOrderRequest(
+            client_order_id="audit-kept", symbol="AUD", side=common_pb2.SIDE_BUY, quantity=1
+        )
+    ).order
+    cancelled = orders.SubmitOrder(
+        order_pb2.SubmitOrderRequest(
+            client_order_id="audit-cancelled", symbol="AUD", side=common_pb2.SIDE_BUY, quantity=2
+        )
+    ).order
+    assert kept.status == cancelled.status == common_pb2.ORDER_STATUS_SUBMITTED
+    orders.CancelOrder(order_pb2.CancelOrderRequest(client_order_id="audit-cancelled"))
+    for state in (common_pb2.TRADING_STATE_REDUCING, common_pb2.TRADING_STATE_ACTIVE):
+        risk.SetTradingState(risk_pb2.SetTradingStateRequest(state=state, reason="audit-test"))
+
+    path = gateway.audit.path
+    assert path.name == "audit.jsonl" and str(path.parent) == gateway.config.state_dir
+
+    def audit_lines() -> list[dict]:
+        loop.run(gateway.audit.flush())
+        return [json.loads(line) for line in path.read_text().splitlines()]
+
+    # Risk decisions arrive with the drained risk events (every 0.25 s).
+    deadline = time.monotonic() + 10
+    while not any(
+        r["what"] == "risk.decision" and r["subject"] == "audit-cancelled" for r in audit_lines()
+    ):
+        assert time.monotonic() < deadline, "the risk decisions never reached the audit log"
+        time.sleep(0.1)
+    lines = audit_lines()
+
+    def find(what: str, subject: str) -> list[dict]:
+        return [r for r in lines if r["what"] == what and r["subject"] == subject]
+
+    (submit_kept,) = find("order.submit", "audit-kept")
+    (submit_cancelled,) = find("order.submit", "audit-cancelled")
+    (cancel,) = find("order.cancel", "audit-cancelled")
+    states = [r for r in lines if r["what"] == "risk.state" and r["who"] == "local"]
+    assert [r["subject"] for r in states[-2:]] == ["REDUCING", "ACTIVE"]
+    assert all(r["details"]["reason"] == "audit-test" for r in states[-2:])
+    for record in (submit_kept, submit_cancelled, cancel, *states[-2:]):
+        assert record["who"] == "local"
+    assert submit_kept["outcome"] == "SUBMITTED" and submit_kept["details"]["quantity"] == 1
+    assert submit_kept["details"]["symbol"] == "AUD"
+    assert cancel["outcome"] == "CANCELED"
+    decision = find("risk.decision", "audit-kept")[0]
+    assert decision["who"] == "system" and decision["outcome"].startswith("APPROVED")
+    # The risk actor's own record of the state changes comes through as well.
+    assert any(r["what"] == "risk.state" and r["who"] == "system" for r in lines)
+    assert [r["seq"] for r in lines] == list(range(1, len(lines) + 1))
+    result = verify(path)
+    assert result.ok and result.lines >= len(lines), result
