@@ -73,7 +73,13 @@ def run_demo(args: argparse.Namespace) -> int:
         print(
             f"Gateway on {target}; trading {', '.join(STRATEGIES)} on {', '.join(symbols)}.\n"
             f"State (journal, checkpoints): {state_dir}\n"
-            f"Connect a second client, e.g.: supreme signals --target {target} "
+            "Authentication: OFF (loopback only; see `supreme tokens create` to turn it on)\n"
+            + (
+                f"Metrics: http://127.0.0.1:{gateway.metrics_port}/metrics\n"
+                if gateway.metrics_port
+                else ""
+            )
+            + f"Connect a second client, e.g.: supreme signals --target {target} "
             f"--symbol {symbols[0]} --strategy momentum\n"
             + (
                 "Ray dashboard: http://127.0.0.1:8265\n"
