@@ -47,10 +47,20 @@ def _require_symbol(symbol: object, field_name: str = "symbol") -> None:
         raise ValueError(f"{field_name} must be a non-empty string, got {symbol!r}")
 
 
+# Times are UTC milliseconds in [0, MAX_TIME_MS): a bar stamped centuries ahead would block
+# its symbol for good (later bars would all be "older").
+MAX_TIME_MS = 7_258_118_400_000  # 2200-01-01T00:00:00Z
+
+
 def _require_time(value: object, field_name: str = "time_ms") -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | np.integer)
+        or not 0 <= value < MAX_TIME_MS
+    ):
         raise ValueError(
-            f"{field_name} must be a non-negative integer of UTC milliseconds, got {value!r}"
+            f"{field_name} must be an integer of UTC milliseconds in [0, {MAX_TIME_MS}) "
+            f"(before 2200), got {value!r}"
         )
 
 
@@ -186,6 +196,14 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
+def object_column(value: Any, n: int) -> np.ndarray:
+    """An object array of ``n`` copies of ``value``. Not ``np.full``: that passes a string
+    through a fixed-width string type, which drops trailing NUL characters."""
+    column = np.empty(n, dtype=object)
+    column[:] = [value] * n
+    return column
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class BarBatch:
     """Columnar bars (one numpy array per field) for throughput.
@@ -219,7 +237,7 @@ class BarBatch:
         times = np.array(time_ms, dtype=np.int64, copy=True).reshape(-1)
         n = times.shape[0]
         if isinstance(symbol, str):
-            symbols = np.full(n, symbol, dtype=object)
+            symbols = object_column(symbol, n)
         else:
             symbols = np.array(list(symbol), dtype=object).reshape(-1)
         columns = {}
@@ -376,7 +394,10 @@ class BarBatch:
 
         empty = np.array([not isinstance(s, str) or not s.strip() for s in self.symbol], bool)
         flag(empty, "symbol must be a non-empty string")
-        flag(self.time_ms < 0, "time_ms must be a non-negative integer of UTC milliseconds")
+        flag(
+            (self.time_ms < 0) | (self.time_ms >= MAX_TIME_MS),
+            f"time_ms must be UTC milliseconds in [0, {MAX_TIME_MS}) (before 2200)",
+        )
         with np.errstate(invalid="ignore"):
             for name in _BAR_PRICE_FIELDS:
                 col = getattr(self, name)
@@ -401,7 +422,7 @@ class BarBatch:
                     and lo <= c <= h
                     and math.isfinite(h)
                     and 0 <= v < math.inf
-                    and t >= 0
+                    and 0 <= t < MAX_TIME_MS
                     and isinstance(s, str)
                     and s.strip()
                 ):
@@ -413,6 +434,7 @@ class BarBatch:
                 np.isfinite(h).all()
                 and np.isfinite(v).all()
                 and bool((lo > 0).all() and (v >= 0).all() and (self.time_ms >= 0).all())
+                and bool((self.time_ms < MAX_TIME_MS).all())
                 and bool(((o >= lo) & (o <= h) & (c >= lo) & (c <= h)).all())
             )
         return ok and all(isinstance(s, str) and s.strip() for s in self.symbol.tolist())

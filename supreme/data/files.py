@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from supreme.core.errors import InvalidArgument
-from supreme.core.model import BarBatch
+from supreme.core.model import BarBatch, object_column
 from supreme.data.clean import CleanPolicy, CleanReport, Gap, clean_bars
 from supreme.data.feed import timeframe_ms
 
@@ -64,7 +64,7 @@ def normalize_frame(frame: pd.DataFrame, *, symbol: str | None = None) -> pd.Dat
             frame = frame[frame["symbol"].astype(str) == symbol]
         symbols = frame["symbol"].astype(str).to_numpy(dtype=object)
     elif symbol is not None:
-        symbols = np.full(len(frame), symbol, dtype=object)
+        symbols = object_column(symbol, len(frame))
     else:
         raise ValueError("bars have no symbol column; name the symbol")
     return pd.DataFrame(
@@ -331,7 +331,7 @@ def _stitched(batch: BarBatch, stitch: _Stitch, policy: CleanPolicy, report: Cle
             n = len(stamps)
             fills.append(
                 BarBatch(
-                    np.full(n, symbol, dtype=object),
+                    object_column(symbol, n),
                     stamps,
                     *(np.full(n, close) for _ in range(4)),
                     np.zeros(n),

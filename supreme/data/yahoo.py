@@ -106,7 +106,7 @@ import numpy as np
 import pandas as pd
 
 from supreme.core.errors import InvalidArgument
-from supreme.core.model import BarBatch
+from supreme.core.model import BarBatch, object_column
 from supreme.data.clean import CleanPolicy, CleanReport, clean_bars
 from supreme.data.feed import FeedError, FeedUnavailable, SymbolNotFound, timeframe_ms
 
@@ -561,7 +561,7 @@ def _bars(rows: pd.DataFrame, symbol: str, *, adjusted: bool) -> pd.DataFrame:
     )
     return pd.DataFrame(
         {
-            "symbol": np.full(len(rows), symbol, dtype=object),
+            "symbol": object_column(symbol, len(rows)),
             "time_ms": _utc_ms(rows.index),
             "open": o,
             "high": h,

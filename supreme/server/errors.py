@@ -63,11 +63,24 @@ def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     return grpc.StatusCode.INTERNAL, "internal error; see the gateway's log"
 
 
+# The status message travels in a response header (percent-encoded), and gRPC refuses headers
+# over 16 KiB, which would replace the real status: messages that quote a long request value are
+# cut well below that.
+MAX_MESSAGE_CHARS = 1_000
+
+
+def bounded(message: str) -> str:
+    """``message`` cut to :data:`MAX_MESSAGE_CHARS` characters, saying so."""
+    if len(message) <= MAX_MESSAGE_CHARS:
+        return message
+    return message[: MAX_MESSAGE_CHARS - 40] + f"... ({len(message)} characters, cut)"
+
+
 async def abort_with(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     code, message = status_for(exc)
     if code is grpc.StatusCode.INTERNAL:
         log.exception("unexpected error in an RPC", exc_info=exc)
-    await context.abort(code, message)
+    await context.abort(code, bounded(message))
 
 
 def unary(

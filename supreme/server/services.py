@@ -35,7 +35,7 @@ from supreme.core.strategies import list_strategies
 from supreme.logs import correlate, tag_task
 from supreme.server import convert
 from supreme.server.auth import current_principal
-from supreme.server.errors import streaming, unary
+from supreme.server.errors import bounded, streaming, unary
 from supreme.server.hub import CUT_OFF, QueueSubscriber
 
 if TYPE_CHECKING:
@@ -98,7 +98,19 @@ class MarketDataService(market_data_pb2_grpc.MarketDataServiceServicer):
                 parts = []
                 if len(request.bars):
                     parts.append(convert.bars_to_columns(list(request.bars)))
-                if len(request.columns.time_unix_ms) or len(request.columns.symbols):
+                columns = request.columns
+                if any(
+                    len(getattr(columns, name))
+                    for name in (
+                        "time_unix_ms",
+                        "symbols",
+                        "open",
+                        "high",
+                        "low",
+                        "close",
+                        "volume",
+                    )
+                ):  # any column at all: all of them must be there (else INVALID_ARGUMENT)
                     parts.append(convert.columns_from_proto(request.columns, validate=False))
                 if not parts:
                     continue
@@ -120,7 +132,7 @@ class MarketDataService(market_data_pb2_grpc.MarketDataServiceServicer):
         except grpc.aio.AbortError:
             raise
         except InvalidArgument as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, bounded(str(exc)))
         return market_data_pb2.PublishBarsResponse(
             accepted=accepted,
             rejected=sum(by_reason.values()),

@@ -147,7 +147,7 @@ def test_bar_batch_quick_screen_agrees_with_the_detailed_reasons(rows, seed, spo
         if name == "symbol":
             columns[name][row] = " " if math.isnan(value) else ""
         elif name == "time_ms":
-            columns[name][row] = -1
+            columns[name][row] = -1 if math.isnan(value) else 2**62  # before 1970 / after 2200
         else:
             columns[name][row] = value
     batch = BarBatch(*columns.values(), validate=False)
