@@ -43,7 +43,7 @@ from supreme._proto import (
 from supreme.core.errors import InvalidArgument
 from supreme.core.shard import InstanceKey
 from supreme.server.audit import AuditLog, record_risk_event
-from supreme.server.auth import AuthInterceptor, TokenStore
+from supreme.server.auth import OPEN_PREFIXES, AuthInterceptor, TokenStore
 from supreme.server.config import GatewayConfig
 from supreme.server.hub import Broadcast, SignalHub
 from supreme.server.ingest import Ingestor
@@ -252,7 +252,14 @@ class Gateway:
         store = TokenStore.load(cfg.tokens_file, os.environ.get("SUPREME_TOKENS"))
         if len(store):
             log.info("authentication on: %d token(s), %g calls/s each", len(store), cfg.rate_limit)
-            return [AuthInterceptor(store, rate=cfg.rate_limit, burst=cfg.rate_burst)]
+            return [
+                AuthInterceptor(
+                    store,
+                    rate=cfg.rate_limit,
+                    burst=cfg.rate_burst,
+                    open_methods=OPEN_PREFIXES if cfg.open_health else (),
+                )
+            ]
         if _is_loopback(cfg.host):
             log.warning("authentication OFF: no tokens, and the gateway listens on loopback only")
             return []

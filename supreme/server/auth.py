@@ -43,6 +43,7 @@ from supreme.core.errors import InvalidArgument
 
 __all__ = [
     "METHOD_SCOPES",
+    "OPEN_PREFIXES",
     "SCOPES",
     "AuthInterceptor",
     "TokenRecord",
@@ -231,9 +232,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
         method = details.method
-        if handler is None or method.startswith(self._open):
+        if handler is None or (self._open and method.startswith(self._open)):
             return handler
-        needed = METHOD_SCOPES.get(method, "admin")
+        needed = METHOD_SCOPES.get(method, "read" if method.startswith(OPEN_PREFIXES) else "admin")
         token = _bearer(details.invocation_metadata or ())
         return _guarded(handler, lambda context: self._admit(token, needed, context))
 

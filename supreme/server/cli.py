@@ -50,6 +50,11 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
         help="allow a non-loopback --host without authentication (not for real money)",
     )
     serve.add_argument("--rate-limit", type=float, default=100.0, help="calls per second per token")
+    serve.add_argument(
+        "--closed-health",
+        action="store_true",
+        help="with tokens: health and reflection need a read token too",
+    )
     serve.add_argument("--tls-cert", help="TLS: the server certificate chain (PEM)")
     serve.add_argument("--tls-key", help="TLS: the server's private key (PEM)")
     serve.add_argument(
@@ -105,6 +110,7 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         insecure_no_auth=args.insecure_no_auth,
         rate_limit=args.rate_limit,
         rate_burst=max(2 * args.rate_limit, 1.0),
+        open_health=not args.closed_health,
         state_dir=args.state_dir,
         initial_cash=args.cash,
         start_strategies=tuple(args.start_strategy),

@@ -31,6 +31,9 @@ class GatewayConfig:
     # Per-token request budget: calls per second, and the burst allowed above it.
     rate_limit: float = 100.0
     rate_burst: float = 200.0
+    # Health and reflection answer without a token (load balancers, grpcurl); False makes them
+    # need a `read` token like everything else.
+    open_health: bool = True
     # "simulator", "none", "csv:PATH" (CSV or Parquet, replayed at `feed_rate`), "file:PATH"
     # (files or a data store, replayed at `feed_speed` times their own pace), "yahoo" or
     # "ccxt:EXCHANGE" (live polling of `feed_symbols` at `feed_timeframe`).

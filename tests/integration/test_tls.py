@@ -6,10 +6,11 @@ import stat
 
 import pytest
 
-from supreme.client.errors import UnavailableError
+from supreme.client.errors import UnauthenticatedError, UnavailableError
 from supreme.client.sdk import SupremeClient
 from supreme.core.errors import InvalidArgument
 from supreme.server.app import _is_loopback
+from supreme.server.auth import TokenStore, create_token
 from supreme.server.certs import write_dev_certificates
 from supreme.server.config import GatewayConfig
 from tests.integration.test_gateway import LoopThread, start_gateway
@@ -23,7 +24,24 @@ def certs(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def mtls_gateway(certs, tmp_path_factory, ray_session):
+def bound_tokens(certs, tmp_path_factory):
+    """A token bound to the client certificate, one bound to another certificate, one free."""
+    path = tmp_path_factory.mktemp("tls-tokens") / "tokens.json"
+    other = write_dev_certificates(tmp_path_factory.mktemp("other-client"))
+    made = {}
+    for name, cert in (
+        ("bound", certs.client_cert),
+        ("elsewhere", other.client_cert),
+        ("free", None),
+    ):
+        pem = cert.read_bytes() if cert else None
+        made[name], record = create_token("read", cert_pem=pem)
+        TokenStore.append(path, record)
+    return path, made
+
+
+@pytest.fixture(scope="module")
+def mtls_gateway(certs, bound_tokens, tmp_path_factory, ray_session):
     loop = LoopThread()
     gateway = start_gateway(
         loop,
@@ -32,23 +50,39 @@ def mtls_gateway(certs, tmp_path_factory, ray_session):
         tls_cert=str(certs.server_cert),
         tls_key=str(certs.server_key),
         tls_client_ca=str(certs.ca),
+        tokens_file=str(bound_tokens[0]),
+        open_health=False,
     )
     yield gateway
     loop.run(gateway.stop(grace=1.0))
     loop.close()
 
 
-def _strategies(target, **tls):
-    with SupremeClient.connect(target, timeout=5, **tls) as client:
+def _strategies(target, token=None, **tls):
+    with SupremeClient.connect(target, timeout=5, token=token, **tls) as client:
         return [s.name for s in client.list_strategies()]
 
 
-def test_a_client_with_the_ca_and_its_certificate_gets_in(mtls_gateway, certs):
+def test_a_client_with_the_ca_and_its_certificate_gets_in(mtls_gateway, certs, bound_tokens):
     target = f"localhost:{mtls_gateway.port}"
-    names = _strategies(
-        target, tls_ca=certs.ca, tls_cert=certs.client_cert, tls_key=certs.client_key
-    )
+    tls = {"tls_ca": certs.ca, "tls_cert": certs.client_cert, "tls_key": certs.client_key}
+    names = _strategies(target, bound_tokens[1]["free"], **tls)
     assert {"momentum", "mean_reversion", "breakout"} <= set(names)
+
+
+def test_a_token_bound_to_a_certificate_works_only_with_it(mtls_gateway, certs, bound_tokens):
+    target = f"localhost:{mtls_gateway.port}"
+    tls = {"tls_ca": certs.ca, "tls_cert": certs.client_cert, "tls_key": certs.client_key}
+    _, made = bound_tokens
+    assert "momentum" in _strategies(target, made["bound"], **tls)
+    with pytest.raises(UnauthenticatedError, match="bound to a client certificate"):
+        _strategies(target, made["elsewhere"], **tls)
+    # With open_health=False even the health check needs a token.
+    with (
+        SupremeClient.connect(target, timeout=5, **tls) as client,
+        pytest.raises(UnauthenticatedError),
+    ):
+        client.health()
 
 
 def test_without_a_client_certificate_or_over_plaintext_the_handshake_fails(mtls_gateway, certs):

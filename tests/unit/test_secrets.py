@@ -49,3 +49,26 @@ def test_a_loaded_secret_stays_out_of_reprs_and_logs(monkeypatch):
     finally:
         logger.removeHandler(handler)
     assert PLANTED not in stream.getvalue() and stream.getvalue().count("***") >= 2
+
+
+def test_tokens_create_prints_the_token_once_and_stores_its_hash(tmp_path, capsys):
+    import json
+
+    from supreme.client.cli import main
+    from supreme.server.auth import TokenStore
+
+    path = tmp_path / "tokens.json"
+    assert (
+        main(["tokens", "create", "--scope", "trade", "--ttl", "30d", "--tokens-file", str(path)])
+        == 0
+    )
+    out = capsys.readouterr()
+    token = out.out.strip()
+    assert token.startswith("sup_") and "only time it is shown" in out.err
+    assert token not in path.read_text()
+    (record,) = json.loads(path.read_text())
+    assert record["scope"] == "trade" and record["expires_ms"] > record["created_ms"]
+    store = TokenStore.load(path)
+    assert store.check(token, record["created_ms"]).scope == "trade"
+    assert store.check(token, record["expires_ms"]) is None  # expired at its end
+    assert store.check(token[:-1] + ("x" if token[-1] != "x" else "y"), 0) is None
