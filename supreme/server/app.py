@@ -107,6 +107,8 @@ class Gateway:
         from supreme.workers.cluster import Cluster, ClusterConfig
 
         cfg = self.config
+        # Refuse a non-loopback address without authentication before anything starts.
+        interceptors = self._auth_interceptors()
         state_dir = Path(cfg.state_dir)
         state_dir.mkdir(parents=True, exist_ok=True)
         if cfg.audit_log is not None:
@@ -161,7 +163,6 @@ class Gateway:
         # Every actor answers before anything is served: the first calls then find warm
         # processes instead of waiting for workers to start.
         self._incarnations = _incarnations(await self.cluster.ping(timeout=120.0))
-        interceptors = self._auth_interceptors()
         self.server = grpc.aio.server(
             interceptors=interceptors,
             options=[
