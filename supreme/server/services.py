@@ -8,6 +8,7 @@ expected, and never crashes the gateway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from collections.abc import AsyncIterator
@@ -52,6 +53,21 @@ def principal_of(context: Any) -> str:
     """Who is calling, for the audit log: the id of the caller's token (never the token), set
     by the auth interceptor for this call; "local" when authentication is off."""
     return current_principal()
+
+
+@contextlib.asynccontextmanager
+async def _audited(
+    gateway: Gateway, context: Any, what: str, subject: str, **details: Any
+) -> AsyncIterator[dict[str, Any]]:
+    """Audit the block as one line: its outcome is "ok", or the error it raised (re-raised).
+    The block may add to the details it is given."""
+    principal = principal_of(context)
+    try:
+        yield details
+    except Exception as exc:
+        _audit(gateway, principal, what, subject, details, f"error: {exc}")
+        raise
+    _audit(gateway, principal, what, subject, details)
 
 
 def _audit(
@@ -471,13 +487,8 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
     async def SetTradingState(self, request, context):
         state = _trading_state(request.state)
         reason = request.reason or "manual"
-        details = {"state": state, "reason": reason}
-        try:
+        async with _audited(self._gw, context, "risk.state", state, state=state, reason=reason):
             await self._gw.cluster.risk.set_trading_state.remote(state, reason)
-        except Exception as exc:
-            _audit(self._gw, principal_of(context), "risk.state", state, details, f"error: {exc}")
-            raise
-        _audit(self._gw, principal_of(context), "risk.state", state, details)
         return risk_pb2.SetTradingStateResponse(state=await self._state())
 
     @unary
@@ -492,42 +503,19 @@ class RiskService(risk_pb2_grpc.RiskServiceServicer):
             changes[name] = None
         if not changes:
             raise InvalidArgument("name at least one limit to set or clear")
-        details = {"changes": changes}
-        try:
+        async with _audited(self._gw, context, "risk.limits", "limits", changes=changes) as details:
             limits = await self._gw.cluster.risk.update_limits.remote(changes)
-        except Exception as exc:
-            _audit(
-                self._gw, principal_of(context), "risk.limits", "limits", details, f"error: {exc}"
-            )
-            raise
-        _audit(
-            self._gw, principal_of(context), "risk.limits", "limits", details | {"in_force": limits}
-        )
+            details["in_force"] = limits
         return risk_pb2.UpdateRiskLimitsResponse(limits=convert.finite_limits(limits))
 
     @unary
     async def ResetCircuitBreakers(self, request, context):
         names = list(request.names) or None
         subject = ",".join(names) if names else "all"
-        try:
+        what = "risk.breakers_reset"
+        async with _audited(self._gw, context, what, subject, requested=names) as details:
             reset = await self._gw.cluster.risk.reset_breakers.remote(names)
-        except Exception as exc:
-            _audit(
-                self._gw,
-                principal_of(context),
-                "risk.breakers_reset",
-                subject,
-                {"requested": names},
-                f"error: {exc}",
-            )
-            raise
-        _audit(
-            self._gw,
-            principal_of(context),
-            "risk.breakers_reset",
-            subject,
-            {"requested": names, "reset": reset},
-        )
+            details["reset"] = reset
         return risk_pb2.ResetCircuitBreakersResponse(reset=reset, state=await self._state())
 
     @streaming
