@@ -48,13 +48,16 @@ websocket stream but spot klines (no combined ``/stream?streams=``, no ping sche
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import math
 import threading
 import time
+import uuid
 import zlib
-from dataclasses import dataclass
-from decimal import Decimal
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -64,12 +67,15 @@ __all__ = [
     "INTERVALS",
     "FakeBinance",
     "FakeBinanceStream",
+    "FakeOrder",
+    "FakeTrade",
     "Request",
     "SymbolSpec",
     "binance_config",
     "binance_exchange",
     "binance_pro_config",
     "binance_pro_exchange",
+    "binance_trading_exchange",
 ]
 
 # Binance's spot kline intervals of fixed length, in ms ("1M", calendar months, is not served).
@@ -155,8 +161,65 @@ class Request:
 @dataclass(frozen=True, slots=True)
 class _Fault:
     status: int | None  # None: drop the connection
-    body: dict[str, Any] | None = None
+    body: Any = None
     retry_after: int | None = None
+    process: bool = False  # private endpoints: carry the request out before the fault
+
+
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """A non-JSON body (a gateway's error page)."""
+
+    text: str
+
+
+_PRIVATE = frozenset({"/api/v3/account", "/api/v3/order", "/api/v3/openOrders", "/api/v3/myTrades"})
+_ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class FakeOrder:
+    """One order of the fake's account (``status`` is Binance's: NEW, PARTIALLY_FILLED, FILLED,
+    CANCELED, EXPIRED)."""
+
+    symbol: str
+    order_id: int
+    client_order_id: str
+    side: str  # BUY / SELL
+    type: str  # MARKET / LIMIT
+    time_in_force: str
+    price: Decimal  # 0 for MARKET
+    orig_qty: Decimal
+    time: int
+    update_time: int
+    locked: Decimal = _ZERO  # what it still holds locked (quote with fees for buys, base for sells)
+    orig_quote_qty: Decimal = _ZERO
+    executed_qty: Decimal = _ZERO
+    cum_quote: Decimal = _ZERO
+    status: str = "NEW"
+    next_index: int = 0  # the first trade_interval candle that may fill it
+    used: dict[int, Decimal] = field(default_factory=dict)  # candle index -> filled in it
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("NEW", "PARTIALLY_FILLED")
+
+
+@dataclass(frozen=True, slots=True)
+class FakeTrade:
+    """One fill of the fake's account."""
+
+    symbol: str
+    trade_id: int
+    order_id: int
+    price: Decimal
+    qty: Decimal
+    quote_qty: Decimal
+    commission: Decimal
+    commission_asset: str
+    time: int
+    is_buyer: bool
+    is_maker: bool
 
 
 class FakeBinance:
@@ -171,7 +234,26 @@ class FakeBinance:
         *,
         now_ms: int | None = None,
         outages: list[tuple[int, int]] | None = None,
+        api_key: str = "fake-api-key",
+        secret: str = "fake-secret",
+        max_fill_per_candle: float | str | None = None,
+        trade_interval: str = "1m",
+        fee: str = "0.001",
+        strict_client_ids: bool = False,
     ) -> None:
+        self.api_key, self.secret = api_key, secret
+        self.max_fill_per_candle = max_fill_per_candle  # base qty per order and candle; None: all
+        self.trade_interval = trade_interval  # the candles orders fill against
+        self.fee = Decimal(fee)  # commission rate, charged in the quote asset
+        self.strict_client_ids = strict_client_ids  # True: a clientOrderId is never reusable
+        self._free: dict[str, Decimal] = {}
+        self._locked: dict[str, Decimal] = {}
+        self._orders: dict[int, FakeOrder] = {}
+        self._trades: list[FakeTrade] = []
+        self._next_order_id = 1_000_001
+        self._next_trade_id = 5_000_001
+        self._account_time = 0
+        self._pfaults: list[tuple[str, str | None, _Fault]] = []
         self.symbols: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
         self.now_ms = now_ms  # the fake's clock; None: real time
         self.outages: list[tuple[int, int]] = list(outages or [])  # [start, end) without candles
@@ -391,13 +473,545 @@ class FakeBinance:
         )
         return max(1, round(spec.price * math.exp(log_move) / float(spec.tick)))
 
+    # -- the signed (private) spot trading API -----------------------------------------------------
+
+    def fund(self, asset: str, amount: float | str | Decimal) -> Decimal:
+        """Credit ``amount`` of ``asset`` to the account's free balance; returns the new free."""
+        with self._lock:
+            free = self._free.get(asset, _ZERO) + Decimal(str(amount))
+            self._free[asset] = free
+            return free
+
+    def balance(self, asset: str) -> tuple[Decimal, Decimal]:
+        """``(free, locked)`` of ``asset``, after matching resting orders up to the clock."""
+        with self._lock:
+            self._match(self.clock_ms())
+            return self._free.get(asset, _ZERO), self._locked.get(asset, _ZERO)
+
+    def price(self, symbol: str, now_ms: int | None = None) -> Decimal:
+        """The last price of ``symbol`` (a Binance id) at ``now_ms`` (default: the clock): the
+        close so far of the forming candle of ``trade_interval``; market orders fill at it."""
+        now = self.clock_ms() if now_ms is None else now_ms
+        step = INTERVALS[self.trade_interval]
+        row = self._row(self.symbols[symbol], self.trade_interval, now // step, now)
+        return Decimal(row[4])
+
+    def orders(self, symbol: str | None = None) -> list[FakeOrder]:
+        """Every order (copies), oldest first, after matching up to the clock."""
+        with self._lock:
+            self._match(self.clock_ms())
+            return [
+                replace(o) for o in self._orders.values() if symbol is None or o.symbol == symbol
+            ]
+
+    def open_orders(self, symbol: str | None = None) -> list[FakeOrder]:
+        return [o for o in self.orders(symbol) if o.is_open]
+
+    def order(self, order_id: int) -> FakeOrder:
+        with self._lock:
+            self._match(self.clock_ms())
+            return replace(self._orders[order_id])
+
+    def trades(self, symbol: str | None = None) -> list[FakeTrade]:
+        """Every fill, oldest first, after matching up to the clock."""
+        with self._lock:
+            self._match(self.clock_ms())
+            return [t for t in self._trades if symbol is None or t.symbol == symbol]
+
+    def drop_next(
+        self, path: str, *, count: int = 1, method: str | None = None, process: bool = True
+    ) -> None:
+        """Close the connection without an answer on the next ``count`` requests to the private
+        ``path`` (of ``method``, if given). With ``process`` (the default) the request is carried
+        out first: the order exists although the client saw a network error."""
+        self._private_fault(path, method, _Fault(None, process=process), count)
+
+    def reject_next(
+        self,
+        path: str,
+        http_status: int,
+        code: int,
+        msg: str,
+        *,
+        count: int = 1,
+        method: str | None = None,
+    ) -> None:
+        """Answer the next ``count`` requests to the private ``path`` with a Binance error, without
+        carrying them out."""
+        self._private_fault(path, method, _Fault(http_status, _error(code, msg)), count)
+
+    def unavailable_next(
+        self, path: str, *, count: int = 1, status: int = 503, method: str | None = None
+    ) -> None:
+        """Answer the next ``count`` requests to the private ``path`` with a bare HTTP 5xx (a
+        gateway's text page, not JSON: ccxt raises ExchangeNotAvailable), not carrying them out."""
+        body = _Raw("Service Unavailable" if status == 503 else "Internal Server Error")
+        self._private_fault(path, method, _Fault(status, body), count)
+
+    def _private_fault(self, path: str, method: str | None, fault: _Fault, count: int) -> None:
+        if path not in _PRIVATE:
+            raise ValueError(f"{path} is not a private endpoint of the fake")
+        with self._lock:
+            self._pfaults.extend([(path, method, fault)] * count)
+
+    def _take_fault(self, path: str, method: str) -> _Fault | None:
+        for i, (p, m, fault) in enumerate(self._pfaults):
+            if p == path and (m is None or m == method):
+                del self._pfaults[i]
+                return fault
+        return None
+
+    def _handle_private(self, handler: _Handler, raw_query: str, body: str) -> None:
+        method, path = handler.command, urlsplit(handler.path).path
+        params = {k: v[-1] for k, v in parse_qs(raw_query, keep_blank_values=True).items()}
+        params.update({k: v[-1] for k, v in parse_qs(body, keep_blank_values=True).items()})
+        key = handler.headers.get("X-MBX-APIKEY")
+        with self._lock:
+            now = self.clock_ms()
+            fault = self._take_fault(path, method)
+            if fault is None or fault.process:
+                status, payload = self._authenticate(raw_query, body, params, key, now)
+                if status == 200:
+                    status, payload = self._private_route(method, path, params, now)
+            if fault is not None and fault.status is not None:
+                status, payload = fault.status, fault.body
+            self._weight += 1
+            weight = self._weight
+        self._record(Request(path, params, None if fault and fault.status is None else status, now))
+        if fault is not None and fault.status is None:
+            handler.close_connection = True
+            return
+        handler.answer(status, payload, weight, {})
+
+    def _authenticate(
+        self, raw_query: str, body: str, params: dict[str, str], key: str | None, now: int
+    ) -> tuple[int, Any]:
+        if not key:
+            return 401, _error(-2014, "API-key format invalid.")
+        if key != self.api_key:
+            return 401, _error(-2015, "Invalid API-key, IP, or permissions for action.")
+        for name in ("timestamp", "signature"):
+            if not params.get(name):
+                return 400, _missing(name)
+        payload = _unsigned(raw_query) + _unsigned(body)
+        expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, params["signature"].lower()):
+            return 400, _error(-1022, "Signature for this request is not valid.")
+        raw_ts, raw_window = params["timestamp"], params.get("recvWindow", "5000")
+        if not (raw_ts.isdigit() and raw_window.isdigit()):
+            name = "timestamp" if not raw_ts.isdigit() else "recvWindow"
+            return 400, _illegal(name)
+        timestamp, window = int(raw_ts), int(raw_window)
+        if window > 60_000:
+            return 400, _error(-1131, "recvWindow must be less than 60000")
+        if timestamp >= now + 1000:
+            return 400, _error(
+                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+            )
+        if now - timestamp > window:
+            return 400, _error(-1021, "Timestamp for this request is outside of the recvWindow.")
+        return 200, None
+
+    def _private_route(
+        self, method: str, path: str, params: dict[str, str], now: int
+    ) -> tuple[int, Any]:
+        self._match(now)
+        if path == "/api/v3/account" and method == "GET":
+            return 200, self._account(params, now)
+        if path == "/api/v3/order":
+            if method == "POST":
+                return self._new_order(params, now)
+            if method == "GET":
+                return self._query_order(params)
+            if method == "DELETE":
+                return self._cancel_order(params, now)
+        if path == "/api/v3/openOrders" and method == "GET":
+            symbol = params.get("symbol")
+            if symbol is not None and symbol not in self.symbols:
+                return 400, _error(-1121, "Invalid symbol.")
+            found = [o for o in self._orders.values() if o.is_open]
+            return 200, [_order_json(o) for o in found if symbol is None or o.symbol == symbol]
+        if path == "/api/v3/myTrades" and method == "GET":
+            return self._my_trades(params)
+        return 404, None
+
+    def _account(self, params: dict[str, str], now: int) -> dict[str, Any]:
+        assets = sorted(
+            set(self._free)
+            | set(self._locked)
+            | {a for s in self.symbols.values() for a in (s.base, s.quote)}
+        )
+        balances = [
+            {
+                "asset": a,
+                "free": _fmt(self._free.get(a, _ZERO)),
+                "locked": _fmt(self._locked.get(a, _ZERO)),
+            }
+            for a in assets
+        ]
+        if params.get("omitZeroBalances") == "true":
+            balances = [b for b in balances if Decimal(b["free"]) or Decimal(b["locked"])]
+        fee = _fmt(self.fee)
+        return {
+            "makerCommission": int(self.fee * 10_000),
+            "takerCommission": int(self.fee * 10_000),
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": fee,
+                "taker": fee,
+                "buyer": _fmt(_ZERO),
+                "seller": _fmt(_ZERO),
+            },
+            "canTrade": True,
+            "canWithdraw": True,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": self._account_time or now,
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": 354_937_868,
+        }
+
+    def _new_order(self, params: dict[str, str], now: int) -> tuple[int, Any]:
+        for name in ("symbol", "side", "type"):
+            if not params.get(name):
+                return 400, _missing(name)
+        symbol, side, kind = params["symbol"], params["side"], params["type"]
+        if symbol not in self.symbols or symbol in self._delisted:
+            return 400, _error(-1121, "Invalid symbol.")
+        if side not in ("BUY", "SELL"):
+            return 400, _error(-1117, "Invalid side.")
+        if kind not in _ORDER_TYPES:
+            return 400, _error(-1116, "Invalid orderType.")
+        if kind not in ("MARKET", "LIMIT"):
+            return 400, _error(-1014, "Unsupported order combination.")
+        spec = self.symbols[symbol]
+        numbers: dict[str, Decimal] = {}
+        for name in ("quantity", "price", "quoteOrderQty"):
+            if params.get(name):
+                try:
+                    numbers[name] = Decimal(params[name])
+                except ArithmeticError:
+                    return 400, _illegal(name)
+                if not numbers[name].is_finite() or numbers[name] < 0:
+                    return 400, _illegal(name)
+        tif = params.get("timeInForce")
+        current = self.price(symbol, now)
+        if kind == "LIMIT":
+            for name in ("timeInForce", "quantity", "price"):
+                if not params.get(name):
+                    return 400, _missing(name)
+            if tif not in ("GTC", "IOC", "FOK"):
+                return 400, _error(-1115, "Invalid timeInForce.")
+            price, qty = numbers["price"], numbers["quantity"]
+            tick = Decimal(spec.tick)
+            if price < tick or price > Decimal(_symbol_max_price(spec)) or price % tick:
+                return 400, _error(-1013, "Filter failure: PRICE_FILTER")
+        else:
+            if tif is not None:
+                return 400, _error(-1106, "Parameter 'timeInForce' sent when not required.")
+            tif, price = "GTC", _ZERO
+            if "quantity" in numbers:
+                qty = numbers["quantity"]
+            elif "quoteOrderQty" in numbers:
+                step = Decimal(spec.step)
+                qty = (numbers["quoteOrderQty"] / current // step) * step
+            else:
+                return 400, _error(
+                    -1102,
+                    "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
+                )
+        step = Decimal(spec.step)
+        if qty < step or qty > Decimal("9000") or qty % step:
+            return 400, _error(-1013, "Filter failure: LOT_SIZE")
+        if kind == "MARKET" and qty > Decimal("100"):
+            return 400, _error(-1013, "Filter failure: MARKET_LOT_SIZE")
+        notional = qty * (price if kind == "LIMIT" else current)
+        if notional < Decimal(spec.min_notional) or (
+            kind == "LIMIT" and notional > Decimal("9000000")
+        ):
+            return 400, _error(-1013, "Filter failure: NOTIONAL")
+        client_id = params.get("newClientOrderId") or f"fake{uuid.uuid4().hex[:18]}"
+        if any(
+            o.client_order_id == client_id and (o.is_open or self.strict_client_ids)
+            for o in self._orders.values()
+        ):
+            return 400, _error(-2010, "Duplicate order sent.")
+        if side == "BUY":
+            asset = spec.quote
+            need = _q8(qty * (price if kind == "LIMIT" else current) * (1 + self.fee))
+        else:
+            asset, need = spec.base, qty
+        if self._free.get(asset, _ZERO) < need:
+            return 400, _error(-2010, "Account has insufficient balance for requested action.")
+        self._free[asset] = self._free.get(asset, _ZERO) - need
+        self._locked[asset] = self._locked.get(asset, _ZERO) + need
+        order = FakeOrder(
+            symbol=symbol,
+            order_id=self._next_order_id,
+            client_order_id=client_id,
+            side=side,
+            type=kind,
+            time_in_force=tif,
+            price=price,
+            orig_qty=qty,
+            time=now,
+            update_time=now,
+            locked=need,
+            orig_quote_qty=numbers.get("quoteOrderQty", _ZERO) if kind == "MARKET" else _ZERO,
+        )
+        self._next_order_id += 1
+        self._orders[order.order_id] = order
+        first_trade = len(self._trades)
+        index = now // INTERVALS[self.trade_interval]
+        marketable = kind == "MARKET" or (current <= price if side == "BUY" else current >= price)
+        if kind == "MARKET":
+            self._fill(order, qty, current, now, maker=False)
+        elif marketable:
+            cap = (
+                qty if self.max_fill_per_candle is None else Decimal(str(self.max_fill_per_candle))
+            )
+            take = min(qty, cap)
+            if tif == "FOK" and take < qty:
+                take = _ZERO
+            if take > 0:
+                self._fill(order, take, current, now, maker=False)
+                order.used[index] = take
+        order.next_index = index + 1
+        if order.is_open and tif in ("IOC", "FOK"):
+            self._finish(order, "EXPIRED", now)
+        self._account_time = now
+        resp_type = params.get("newOrderRespType", "FULL")
+        ack = {
+            "symbol": symbol,
+            "orderId": order.order_id,
+            "orderListId": -1,
+            "clientOrderId": client_id,
+            "transactTime": now,
+        }
+        if resp_type == "ACK":
+            return 200, ack
+        result = {
+            **ack,
+            "price": _fmt(order.price),
+            "origQty": _fmt(order.orig_qty),
+            "executedQty": _fmt(order.executed_qty),
+            "origQuoteOrderQty": _fmt(order.orig_quote_qty),
+            "cummulativeQuoteQty": _fmt(order.cum_quote),
+            "status": order.status,
+            "timeInForce": order.time_in_force,
+            "type": order.type,
+            "side": order.side,
+            "workingTime": now,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+        if resp_type == "FULL":
+            result["fills"] = [
+                {
+                    "price": _fmt(t.price),
+                    "qty": _fmt(t.qty),
+                    "commission": _fmt(t.commission),
+                    "commissionAsset": t.commission_asset,
+                    "tradeId": t.trade_id,
+                }
+                for t in self._trades[first_trade:]
+            ]
+        return 200, result
+
+    def _find(self, params: dict[str, str]) -> FakeOrder | tuple[int, Any] | None:
+        if not params.get("symbol"):
+            return 400, _missing("symbol")
+        symbol = params["symbol"]
+        if symbol not in self.symbols:
+            return 400, _error(-1121, "Invalid symbol.")
+        if params.get("orderId"):
+            if not params["orderId"].isdigit():
+                return 400, _illegal("orderId")
+            order = self._orders.get(int(params["orderId"]))
+            return order if order is not None and order.symbol == symbol else None
+        if params.get("origClientOrderId"):
+            wanted = params["origClientOrderId"]
+            found = [
+                o
+                for o in self._orders.values()
+                if o.symbol == symbol and o.client_order_id == wanted
+            ]
+            return found[-1] if found else None
+        return 400, _error(
+            -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+        )
+
+    def _query_order(self, params: dict[str, str]) -> tuple[int, Any]:
+        found = self._find(params)
+        if isinstance(found, tuple):
+            return found
+        if found is None:
+            return 400, _error(-2013, "Order does not exist.")
+        return 200, _order_json(found)
+
+    def _cancel_order(self, params: dict[str, str], now: int) -> tuple[int, Any]:
+        found = self._find(params)
+        if isinstance(found, tuple):
+            return found
+        if found is None or not found.is_open:
+            return 400, _error(-2011, "Unknown order sent.")
+        self._finish(found, "CANCELED", now)
+        self._account_time = now
+        return 200, {
+            "symbol": found.symbol,
+            "origClientOrderId": found.client_order_id,
+            "orderId": found.order_id,
+            "orderListId": -1,
+            "clientOrderId": params.get("newClientOrderId") or f"fake{uuid.uuid4().hex[:18]}",
+            "transactTime": now,
+            "price": _fmt(found.price),
+            "origQty": _fmt(found.orig_qty),
+            "executedQty": _fmt(found.executed_qty),
+            "origQuoteOrderQty": _fmt(found.orig_quote_qty),
+            "cummulativeQuoteQty": _fmt(found.cum_quote),
+            "status": found.status,
+            "timeInForce": found.time_in_force,
+            "type": found.type,
+            "side": found.side,
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+        }
+
+    def _my_trades(self, params: dict[str, str]) -> tuple[int, Any]:
+        if not params.get("symbol"):
+            return 400, _missing("symbol")
+        symbol = params["symbol"]
+        if symbol not in self.symbols:
+            return 400, _error(-1121, "Invalid symbol.")
+        numbers: dict[str, int] = {}
+        for name in ("orderId", "startTime", "endTime", "fromId", "limit"):
+            if params.get(name):
+                if not params[name].isdigit():
+                    return 400, _illegal(name)
+                numbers[name] = int(params[name])
+        limit = min(numbers.get("limit", _DEFAULT_LIMIT), _MAX_LIMIT)
+        rows = [t for t in self._trades if t.symbol == symbol]
+        if "orderId" in numbers:
+            rows = [t for t in rows if t.order_id == numbers["orderId"]]
+        if "fromId" in numbers:
+            rows = [t for t in rows if t.trade_id >= numbers["fromId"]][:limit]
+        else:
+            rows = [
+                t
+                for t in rows
+                if numbers.get("startTime", 0) <= t.time <= numbers.get("endTime", 1 << 62)
+            ]
+            rows = rows[-limit:] if "startTime" not in numbers else rows[:limit]
+        return 200, [
+            {
+                "symbol": t.symbol,
+                "id": t.trade_id,
+                "orderId": t.order_id,
+                "orderListId": -1,
+                "price": _fmt(t.price),
+                "qty": _fmt(t.qty),
+                "quoteQty": _fmt(t.quote_qty),
+                "commission": _fmt(t.commission),
+                "commissionAsset": t.commission_asset,
+                "time": t.time,
+                "isBuyer": t.is_buyer,
+                "isMaker": t.is_maker,
+                "isBestMatch": True,
+            }
+            for t in rows
+        ]
+
+    def _fill(
+        self, order: FakeOrder, qty: Decimal, price: Decimal, at: int, *, maker: bool
+    ) -> None:
+        spec = self.symbols[order.symbol]
+        quote_qty = _q8(qty * price)
+        commission = _q8(quote_qty * self.fee)
+        if order.side == "BUY":
+            cost = quote_qty + commission
+            self._locked[spec.quote] -= cost
+            order.locked -= cost
+            self._free[spec.base] = self._free.get(spec.base, _ZERO) + qty
+        else:
+            self._locked[spec.base] -= qty
+            order.locked -= qty
+            self._free[spec.quote] = self._free.get(spec.quote, _ZERO) + quote_qty - commission
+        order.executed_qty += qty
+        order.cum_quote += quote_qty
+        order.update_time = at
+        self._trades.append(
+            FakeTrade(
+                symbol=order.symbol,
+                trade_id=self._next_trade_id,
+                order_id=order.order_id,
+                price=price,
+                qty=qty,
+                quote_qty=quote_qty,
+                commission=commission,
+                commission_asset=spec.quote,
+                time=at,
+                is_buyer=order.side == "BUY",
+                is_maker=maker,
+            )
+        )
+        self._next_trade_id += 1
+        if order.executed_qty >= order.orig_qty:
+            self._finish(order, "FILLED", at)
+        else:
+            order.status = "PARTIALLY_FILLED"
+
+    def _finish(self, order: FakeOrder, status: str, at: int) -> None:
+        """End ``order`` with ``status``, unlocking what it still held."""
+        spec = self.symbols[order.symbol]
+        asset = spec.quote if order.side == "BUY" else spec.base
+        if order.locked:
+            self._locked[asset] -= order.locked
+            self._free[asset] = self._free.get(asset, _ZERO) + order.locked
+            order.locked = _ZERO
+        order.status, order.update_time = status, at
+
+    def _match(self, now: int) -> None:
+        """Fill resting LIMIT orders against the ``trade_interval`` candles that closed by
+        ``now``: a buy fills at its price on a candle whose low reaches it, a sell on one whose
+        high does, at most ``max_fill_per_candle`` of base per order and candle."""
+        interval = self.trade_interval
+        step = INTERVALS[interval]
+        cap = None if self.max_fill_per_candle is None else Decimal(str(self.max_fill_per_candle))
+        for order in list(self._orders.values()):
+            if not order.is_open or order.type != "LIMIT":
+                continue
+            spec = self.symbols[order.symbol]
+            for index in self._indices_up(spec, interval, order.next_index, now):
+                close_ms = index * step + step
+                if close_ms > now:
+                    break
+                order.next_index = index + 1
+                row = self._row(spec, interval, index, now)
+                high, low = Decimal(row[2]), Decimal(row[3])
+                if order.price < low if order.side == "BUY" else order.price > high:
+                    continue
+                room = order.orig_qty - order.executed_qty
+                qty = room if cap is None else min(room, cap - order.used.get(index, _ZERO))
+                if qty > 0:
+                    self._fill(order, qty, order.price, close_ms - 1, maker=True)
+                    self._account_time = close_ms - 1
+                if not order.is_open:
+                    break
+
     # -- serving ---------------------------------------------------------------------------------
 
     def _handle(self, handler: _Handler) -> None:
         url = urlsplit(handler.path)
+        body = handler.read_body() if handler.command in ("POST", "PUT", "DELETE") else ""
         query = parse_qs(url.query, keep_blank_values=True)
         params = {k: v[-1] for k, v in query.items()}
         path = url.path
+        if path in _PRIVATE:
+            self._handle_private(handler, url.query, body)
+            return
         with self._lock:
             now = self.clock_ms()
             fault = None
@@ -533,8 +1147,24 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.owner._handle(self)
 
+    def do_POST(self) -> None:
+        self.owner._handle(self)
+
+    def do_DELETE(self) -> None:
+        self.owner._handle(self)
+
+    def do_PUT(self) -> None:
+        self.owner._handle(self)
+
+    def read_body(self) -> str:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length).decode() if length > 0 else ""
+
     def answer(self, status: int, payload: Any, weight: int, headers: dict[str, str]) -> None:
-        body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
+        if isinstance(payload, _Raw):
+            body = payload.text.encode()
+        else:
+            body = b"" if payload is None else json.dumps(payload, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json;charset=UTF-8")
         self.send_header("Content-Length", str(len(body)))
@@ -621,6 +1251,59 @@ def _error(code: int, msg: str) -> dict[str, Any]:
     return {"code": code, "msg": msg}
 
 
+def _missing(name: str) -> dict[str, Any]:
+    return _error(
+        -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed."
+    )
+
+
+def _illegal(name: str) -> dict[str, Any]:
+    return _error(
+        -1100,
+        f"Illegal characters found in parameter '{name}'; "
+        "legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'.",
+    )
+
+
+def _unsigned(raw: str) -> str:
+    """``raw`` (a query string or form body, as sent) without its ``signature`` parameter."""
+    return "&".join(p for p in raw.split("&") if p and not p.startswith("signature="))
+
+
+def _q8(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.00000001"), rounding=ROUND_HALF_UP)
+
+
+def _symbol_max_price(spec: SymbolSpec) -> str:
+    return "1000000.00000000" if spec.price > 1 else "1000.00000000"
+
+
+def _order_json(o: FakeOrder) -> dict[str, Any]:
+    """An order as ``GET /api/v3/order`` and ``/api/v3/openOrders`` show it."""
+    return {
+        "symbol": o.symbol,
+        "orderId": o.order_id,
+        "orderListId": -1,
+        "clientOrderId": o.client_order_id,
+        "price": _fmt(o.price),
+        "origQty": _fmt(o.orig_qty),
+        "executedQty": _fmt(o.executed_qty),
+        "cummulativeQuoteQty": _fmt(o.cum_quote),
+        "status": o.status,
+        "timeInForce": o.time_in_force,
+        "type": o.type,
+        "side": o.side,
+        "stopPrice": _fmt(_ZERO),
+        "icebergQty": _fmt(_ZERO),
+        "time": o.time,
+        "updateTime": o.update_time,
+        "isWorking": True,
+        "workingTime": o.time,
+        "origQuoteOrderQty": _fmt(o.orig_quote_qty),
+        "selfTradePreventionMode": "EXPIRE_MAKER",
+    }
+
+
 def _fmt(value: Decimal) -> str:
     return f"{value:.8f}"
 
@@ -691,6 +1374,19 @@ def binance_exchange(fake: FakeBinance, **config: Any):
         if not url.startswith(fake.base_url):
             raise AssertionError(f"{url} does not point at the fake")
     return exchange
+
+
+def binance_trading_exchange(
+    fake: FakeBinance, *, api_key: str | None = None, secret: str | None = None, **config: Any
+):
+    """:func:`binance_exchange` with credentials (the fake's own unless given), for the signed
+    trading endpoints. The caller closes it."""
+    return binance_exchange(
+        fake,
+        apiKey=fake.api_key if api_key is None else api_key,
+        secret=fake.secret if secret is None else secret,
+        **config,
+    )
 
 
 def _strings(value: Any):
