@@ -1,0 +1,176 @@
+"""CcxtBroker against the fake Binance (tests/fakes/binance) through ccxt's real client."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+
+from supreme.core.errors import NotFound
+from supreme.core.execution.broker import Broker
+from supreme.core.execution.ccxt_broker import CcxtBroker
+from supreme.core.model import Order, OrderStatus, OrderType, Side
+from tests.fakes.binance import FakeBinance, binance_trading_exchange
+
+pytestmark = pytest.mark.integration
+
+MIN = 60_000
+T = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+NOW = T + 30_000
+
+
+def run(coro, timeout: float = 10.0):
+    return asyncio.run(asyncio.wait_for(coro, timeout))
+
+
+@pytest.fixture
+def fake():
+    with FakeBinance(now_ms=NOW, max_fill_per_candle="0.01") as server:
+        server.fund("USDT", 10_000)
+        yield server
+
+
+async def using(fake, body):
+    exchange = binance_trading_exchange(fake)
+    broker = CcxtBroker(exchange, backoff_s=0.01)
+    reports = []
+    broker.set_report_handler(reports.append)
+    try:
+        return await body(broker, reports)
+    finally:
+        await exchange.close()
+
+
+def market(cid: str, quantity: float, side: Side = Side.BUY) -> Order:
+    return Order(cid, "BTC/USDT", side, quantity, created_ms=NOW, updated_ms=NOW)
+
+
+def test_market_buy_acknowledged_then_fill_delivered_once(fake):
+    async def body(broker, reports):
+        assert isinstance(broker, Broker)
+        ack = await broker.submit(market("m1", 0.01))
+        first = await broker.poll()
+        second = await broker.poll()
+        return ack, first, second, reports
+
+    ack, first, second, reports = run(using(fake, body))
+    (venue_order,) = fake.orders()
+    assert ack.status is OrderStatus.SUBMITTED and ack.client_order_id == "m1"
+    assert ack.venue_order_id == str(venue_order.order_id)
+    assert venue_order.client_order_id == "m1"
+    trades = fake.trades("BTCUSDT")
+    assert len(first) == len(trades) == 1 and second == [] and reports == first
+    (report,) = first
+    assert report.status is OrderStatus.FILLED and report.venue_order_id == ack.venue_order_id
+    assert report.fill.quantity == float(trades[0].qty) == 0.01
+    assert report.fill.price == float(trades[0].price)
+    assert report.fill.fee == pytest.approx(float(trades[0].commission))
+    assert report.fill.side is Side.BUY and report.fill.client_order_id == "m1"
+
+
+def test_limit_order_rests_then_fills_partially_then_fully(fake):
+    limit = float((fake.price("BTCUSDT") * Decimal("0.999")).quantize(Decimal("0.01")))
+    order = Order(
+        "l1", "BTC/USDT", Side.BUY, 0.02, OrderType.LIMIT, limit, created_ms=NOW, updated_ms=NOW
+    )
+
+    async def body(broker, reports):
+        ack = await broker.submit(order)
+        resting = await broker.open_orders()
+        for _ in range(2000):
+            fake.advance(MIN)
+            await broker.poll()
+            if reports and reports[-1].status is OrderStatus.FILLED:
+                break
+        assert await broker.poll() == []
+        return ack, resting, reports, await broker.open_orders(), await broker.fetch_order("l1")
+
+    ack, resting, reports, after, fetched = run(using(fake, body))
+    assert ack.status is OrderStatus.SUBMITTED
+    assert [(o.client_order_id, o.status, o.limit_price) for o in resting] == [
+        ("l1", OrderStatus.SUBMITTED, limit)
+    ]
+    assert [r.status for r in reports] == [OrderStatus.PARTIALLY_FILLED, OrderStatus.FILLED]
+    assert [r.fill.quantity for r in reports] == [0.01, 0.01]
+    assert all(r.fill.price == limit for r in reports)
+    assert after == [] and fetched.status is OrderStatus.FILLED
+    assert fetched.filled_quantity == 0.02
+
+
+def test_rejections_carry_the_venue_reason_and_leave_nothing(fake):
+    async def body(broker, reports):
+        broke = await broker.submit(market("r1", 1))  # 1 BTC > 10k USDT
+        tiny = await broker.submit(market("r2", 0.0001))  # below the minimum notional
+        stop = await broker.submit(
+            Order("r3", "BTC/USDT", Side.BUY, 0.01, OrderType.STOP, stop_price=1.0)
+        )
+        return broke, tiny, stop, await broker.poll(), reports
+
+    broke, tiny, stop, polled, reports = run(using(fake, body))
+    assert broke.status is tiny.status is stop.status is OrderStatus.REJECTED
+    assert "insufficient balance" in broke.reason
+    assert "NOTIONAL" in tiny.reason
+    assert "not supported" in stop.reason
+    assert fake.secret not in broke.reason and fake.api_key not in tiny.reason
+    assert fake.orders() == [] and polled == [] and reports == []
+
+
+def test_dropped_submit_is_found_by_client_id_not_resent(fake):
+    fake.drop_next("/api/v3/order", method="POST")
+
+    async def body(broker, reports):
+        ack = await broker.submit(market("lost", 0.01))
+        return ack, await broker.poll()
+
+    ack, fills = run(using(fake, body))
+    (venue_order,) = [o for o in fake.orders() if o.client_order_id == "lost"]
+    assert len(fake.orders()) == 1
+    assert ack.status is OrderStatus.SUBMITTED and ack.venue_order_id == str(venue_order.order_id)
+    assert [r.status for r in fills] == [OrderStatus.FILLED]
+    posts = [r for r in fake.requests if r.path == "/api/v3/order" and "side" in r.params]
+    assert len(posts) == 1
+
+
+def test_dropped_unprocessed_submit_is_sent_once_more(fake):
+    fake.drop_next("/api/v3/order", method="POST", process=False)
+
+    async def body(broker, reports):
+        return await broker.submit(market("again", 0.01))
+
+    ack = run(using(fake, body))
+    assert ack.status is OrderStatus.SUBMITTED
+    assert [o.client_order_id for o in fake.orders()] == ["again"]
+
+
+def test_rate_limited_submit_backs_off_and_retries(fake):
+    fake.reject_next("/api/v3/order", 429, -1003, "Too many requests.", method="POST", count=2)
+
+    async def body(broker, reports):
+        return await broker.submit(market("slow", 0.01))
+
+    ack = run(using(fake, body))
+    assert ack.status is OrderStatus.SUBMITTED
+    assert [o.client_order_id for o in fake.orders()] == ["slow"]
+    statuses = [r.status for r in fake.requests if r.path == "/api/v3/order"]
+    assert statuses == [429, 429, 200]
+
+
+def test_cancel(fake):
+    async def body(broker, reports):
+        with pytest.raises(NotFound):
+            await broker.cancel("nobody")
+        await broker.submit(market("done", 0.01))
+        with pytest.raises(NotFound):  # filled: the venue has no open order to cancel
+            await broker.cancel("done")
+        await broker.submit(
+            Order("rest", "BTC/USDT", Side.BUY, 0.01, OrderType.LIMIT, 30_000.0, created_ms=NOW)
+        )
+        canceled = await broker.cancel("rest")
+        assert fake.secret not in repr(broker) and fake.api_key not in repr(broker)
+        return canceled, await broker.open_orders()
+
+    canceled, still_open = run(using(fake, body))
+    assert canceled.status is OrderStatus.CANCELED and canceled.venue_order_id
+    assert still_open == []
+    assert [o.status for o in fake.orders()] == ["FILLED", "CANCELED"]
