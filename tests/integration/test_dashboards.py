@@ -13,14 +13,12 @@ each to answer with a non-empty result holding at least one number (not only NaN
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import re
 import shutil
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
@@ -32,6 +30,7 @@ from typing import Any
 import pytest
 
 from supreme.server.metrics import GatewayMetrics
+from tests.integration.test_gateway import LoopThread, start_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "grafana" / "dashboards").glob("*.json"))
@@ -136,22 +135,6 @@ def test_every_metric_in_an_expression_exists(path: Path) -> None:
 # -- the data ------------------------------------------------------------------------------------
 
 
-class LoopThread:
-    """An asyncio loop in a thread, to run the async gateway from a sync test."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro, timeout: float = 120.0):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -231,9 +214,6 @@ def test_every_panel_has_data(ray_session, tmp_path) -> None:
     binary = shutil.which("prometheus")
     if binary is None:
         pytest.fail("no prometheus binary on PATH: install Debian's prometheus package")
-    from supreme.server.app import Gateway
-    from supreme.server.config import GatewayConfig
-
     queries = [query for path in DASHBOARDS for query in expressions(path)]
     assert len(queries) > 20
     loop = LoopThread()
@@ -241,20 +221,15 @@ def test_every_panel_has_data(ray_session, tmp_path) -> None:
     prometheus = None
     started = time.monotonic()
     try:
-        gateway = Gateway(
-            GatewayConfig(
-                state_dir=str(tmp_path / "state"),
-                namespace=f"{ray_session}-dashboards",
-                port=0,
-                metrics_port=0,
-                feed="simulator",
-                feed_rate=400.0,
-                feed_symbols=SYMBOLS,
-                num_shards=2,
-                start_strategies=("momentum", "mean_reversion", "breakout"),
-            )
+        gateway = start_gateway(
+            loop,
+            tmp_path / "state",
+            f"{ray_session}-dashboards",
+            feed="simulator",
+            feed_rate=400.0,
+            feed_symbols=SYMBOLS,
+            start_strategies=("momentum", "mean_reversion", "breakout"),
         )
-        loop.run(gateway.start())
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         targets = {"supreme": f"127.0.0.1:{gateway.metrics_port}", "ray": ray_metrics_target()}
