@@ -302,6 +302,9 @@ class RiskDesk:
     def record_venue_error(self, reason: str, now_ms: int | None = None) -> None:
         self.risk.record_venue_error(self.now_ms if now_ms is None else now_ms, reason)
 
+    def record_reconciliation(self, report: Mapping[str, Any], now_ms: int | None = None) -> None:
+        self.risk.record_reconciliation(self.now_ms if now_ms is None else now_ms, report)
+
     # -- views ---------------------------------------------------------------------------------
 
     @property

@@ -37,3 +37,8 @@ class ResourceExhausted(SupremeError):
 
 class IllegalTransition(FailedPrecondition):
     """An order was asked to move to a status its current status cannot reach."""
+
+
+class Unavailable(SupremeError):
+    """Something the request needs (an actor, a venue) cannot serve it right now; retrying
+    later may succeed (for example while execution reconciles with its venue)."""

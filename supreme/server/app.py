@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import gc
 import ipaddress
+import json
 import logging
 import os
 import signal
@@ -99,6 +100,7 @@ class Gateway:
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
         self._incarnations: dict[str, str] = {}
+        self._serving = False
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -114,6 +116,7 @@ class Gateway:
         if cfg.audit_log is not None:
             self.audit = await asyncio.to_thread(AuditLog, state_dir / cfg.audit_log)
         await self._set_health(health_pb2.HealthCheckResponse.NOT_SERVING)
+        venue_options = await self._check_venue()
         self.cluster = await asyncio.to_thread(
             Cluster,
             ClusterConfig(
@@ -124,6 +127,12 @@ class Gateway:
                 initial_cash=cfg.initial_cash,
                 namespace=cfg.namespace,
                 include_dashboard=cfg.include_dashboard,
+                venue=cfg.venue,
+                venue_options=venue_options,
+                sandbox=cfg.sandbox,
+                venue_symbols=tuple(cfg.feed_symbols),
+                venue_poll_interval_s=cfg.venue_poll_s,
+                venue_streaming=cfg.venue_tracking == "auto",
             ),
         )
         self.router = TradingRouter(
@@ -136,6 +145,7 @@ class Gateway:
             market_linger_ms=cfg.market_linger_ms,
             metrics=self.metrics,
             audit=self.audit,
+            venue_poll_s=None if cfg.venue == "paper" else min(cfg.venue_poll_s, 0.5),
         )
         self.channels = [
             ShardChannel(f"shard-{i}", actor, use_stream=cfg.shard_transport == "stream")
@@ -162,7 +172,8 @@ class Gateway:
 
         # Every actor answers before anything is served: the first calls then find warm
         # processes instead of waiting for workers to start.
-        self._incarnations = _incarnations(await self.cluster.ping(timeout=120.0))
+        answers = await self.cluster.ping(timeout=120.0)
+        self._incarnations = _incarnations(answers)
         self.server = grpc.aio.server(
             interceptors=interceptors,
             options=[
@@ -207,7 +218,12 @@ class Gateway:
         # as the process: keep it out of the cyclic collector, whose full passes would otherwise
         # walk it every time and stall the event loop for tens of ms.
         gc.freeze()
-        await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        # A live venue's execution reconciles first; the health watch says SERVING after it.
+        self._serving = not _not_ready(answers)
+        if self._serving:
+            await self._set_health(health_pb2.HealthCheckResponse.SERVING)
+        else:
+            log.warning("NOT_SERVING until ready: %s", "; ".join(_not_ready(answers)))
         log.info(
             "gateway listening on %s:%d (feed %s, metrics %s)",
             cfg.host,
@@ -245,6 +261,41 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.cluster.shutdown)
         log.info("gateway stopped")
+
+    async def _check_venue(self) -> dict[str, Any] | None:
+        """The venue's ccxt options (from ``venue_options``), after checking, for a local Ray,
+        that the exchange can be built here (credentials set, sandbox available): a missing key
+        stops the gateway at once instead of leaving the execution actor failing."""
+        cfg = self.config
+        if cfg.venue == "paper":
+            return None
+        from supreme.core.execution.venues import make_exchange, parse_venue
+
+        options: dict[str, Any] | None = None
+        if cfg.venue_options is not None:
+            try:
+                options = json.loads(Path(cfg.venue_options).read_text())
+            except (OSError, ValueError) as exc:
+                raise InvalidArgument(
+                    f"cannot read the venue options {cfg.venue_options}: {exc}"
+                ) from None
+            if not isinstance(options, dict):
+                raise InvalidArgument(
+                    f"the venue options {cfg.venue_options} must be a JSON object of ccxt "
+                    f"constructor options, got {type(options).__name__}"
+                )
+        if cfg.ray_address is None:
+            exchange = make_exchange(
+                parse_venue(cfg.venue),
+                options=options,
+                sandbox=cfg.sandbox,
+                streaming=cfg.venue_tracking == "auto",
+            )
+            await exchange.close()
+        log.warning(
+            "LIVE trading on %s%s: orders go to the venue", cfg.venue, " (sandbox)" * cfg.sandbox
+        )
+        return options
 
     def _auth_interceptors(self) -> list[grpc.aio.ServerInterceptor]:
         """Token checks when tokens are configured; otherwise loopback only (or an explicit
@@ -365,27 +416,32 @@ class Gateway:
     async def _watch_cluster(self) -> None:
         """NOT_SERVING at once when an actor is dead, or after several pings in a row time out
         (a busy actor answers late; one slow answer on a loaded machine is not an outage)."""
-        serving = True
         timeouts = 0
+        waiting: list[str] = []
         while True:
             await asyncio.sleep(1.0)
             try:
                 answers = await self.cluster.ping(timeout=PING_TIMEOUT_S)
                 await self._reattach_restarted_shards(answers)
-                ok, timeouts = True, 0
+                timeouts = 0
+                waiting = _not_ready(answers)
+                ok = not waiting
             except TimeoutError:
                 timeouts += 1
                 ok = timeouts < PING_TIMEOUTS_BEFORE_NOT_SERVING
             except Exception:  # a dead or unreachable actor
                 ok = False
-            if ok != serving:
-                serving = ok
+            if ok != self._serving:
+                self._serving = ok
                 await self._set_health(
                     health_pb2.HealthCheckResponse.SERVING
                     if ok
                     else health_pb2.HealthCheckResponse.NOT_SERVING
                 )
-                log.warning("cluster %s", "back: SERVING" if ok else "unavailable: NOT_SERVING")
+                if ok:
+                    log.warning("cluster ready: SERVING")
+                else:
+                    log.warning("NOT_SERVING: %s", "; ".join(waiting) or "cluster unavailable")
 
     async def _reattach_restarted_shards(self, answers: dict[str, Any]) -> None:
         """A shard that Ray restarted comes back empty: attach every live subscription's and
@@ -435,6 +491,15 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def _not_ready(answers: dict[str, Any]) -> list[str]:
+    """Why actors that answered are not ready to serve (a live venue still reconciling)."""
+    return [
+        f"{name}: {answer.get('not_ready_reason') or 'not ready'}"
+        for name, answer in answers.items()
+        if isinstance(answer, dict) and answer.get("ready") is False
+    ]
 
 
 def _incarnations(answers: dict[str, Any]) -> dict[str, str]:

@@ -69,6 +69,27 @@ def add_serve_command(commands: argparse._SubParsersAction) -> argparse.Argument
     serve.add_argument("--state-dir", default=os.environ.get("SUPREME_STATE_DIR", ".supreme"))
     serve.add_argument("--cash", type=float, default=100_000.0, help="paper account cash")
     serve.add_argument(
+        "--venue",
+        default="paper",
+        help="paper | ccxt:EXCHANGE (live trading; keys from SUPREME_<EXCHANGE>_API_KEY and "
+        "_SECRET, or _FILE)",
+    )
+    serve.add_argument(
+        "--sandbox", action="store_true", help="trade on the venue's sandbox / testnet"
+    )
+    serve.add_argument(
+        "--venue-options", metavar="JSON_FILE", help="ccxt constructor options for the venue"
+    )
+    serve.add_argument(
+        "--venue-poll", type=float, default=1.0, help="seconds between polls of live orders"
+    )
+    serve.add_argument(
+        "--venue-tracking",
+        choices=("auto", "poll"),
+        default="auto",
+        help="auto: the venue's user-data stream where ccxt has one, plus polling; poll: REST only",
+    )
+    serve.add_argument(
         "--start-strategy",
         action="append",
         default=[],
@@ -113,6 +134,11 @@ def config_from_args(args: argparse.Namespace) -> GatewayConfig:
         open_health=not args.closed_health,
         state_dir=args.state_dir,
         initial_cash=args.cash,
+        venue=args.venue,
+        sandbox=args.sandbox,
+        venue_options=args.venue_options,
+        venue_poll_s=args.venue_poll,
+        venue_tracking=args.venue_tracking,
         start_strategies=tuple(args.start_strategy),
         include_dashboard=args.dashboard,
         namespace=args.namespace,

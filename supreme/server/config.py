@@ -54,6 +54,19 @@ class GatewayConfig:
     # None turns it off.
     audit_log: str | None = "audit.jsonl"
     initial_cash: float = 100_000.0
+    # Where orders go: "paper" (simulated fills against the feed) or "ccxt:<exchange>" (a live
+    # venue; credentials from SUPREME_<EXCHANGE>_API_KEY / _SECRET, or *_FILE).
+    venue: str = "paper"
+    # The venue's sandbox / testnet (ccxt's set_sandbox_mode).
+    sandbox: bool = False
+    # A JSON file of ccxt constructor options merged over the defaults (hostname, urls,
+    # options such as recvWindow); for proxies, regional endpoints and test doubles.
+    venue_options: str | None = None
+    # How often a live venue's orders are polled for fills, cancels and expiries (seconds).
+    venue_poll_s: float = 1.0
+    # "auto": follow the venue's user-data stream where ccxt.pro has one, polling as the safety
+    # net; "poll": REST polling only (networks that block websockets).
+    venue_tracking: str = "auto"
     history_limit: int = 10_000
     # Micro-batching: a shard batch is flushed at this many bars or after this many ms.
     flush_max_bars: int = 4_096
@@ -114,5 +127,16 @@ class GatewayConfig:
             raise InvalidArgument(
                 f"shard_transport must be stream or ray, got {self.shard_transport!r}"
             )
+        from supreme.core.execution.venues import parse_venue
+
+        parse_venue(self.venue)
+        if self.sandbox and self.venue == "paper":
+            raise InvalidArgument("sandbox applies to a ccxt venue, not to paper")
+        if self.venue_tracking not in ("auto", "poll"):
+            raise InvalidArgument(
+                f"venue_tracking must be auto or poll, got {self.venue_tracking!r}"
+            )
+        if not self.venue_poll_s > 0:
+            raise InvalidArgument(f"venue_poll_s must be > 0 seconds, got {self.venue_poll_s}")
         if not self.feed_symbols:
             raise InvalidArgument("feed_symbols must name at least one symbol")

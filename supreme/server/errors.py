@@ -16,15 +16,12 @@ from supreme.core.errors import (
     InvalidArgument,
     NotFound,
     ResourceExhausted,
+    Unavailable,
 )
 
 log = logging.getLogger("supreme.server")
 
 T = TypeVar("T")
-
-
-class Unavailable(Exception):
-    """A backend the request needs (Ray, an actor) is not reachable right now."""
 
 
 def status_for(exc: BaseException) -> tuple[grpc.StatusCode, str]:

@@ -51,7 +51,7 @@ log = logging.getLogger("supreme.server.metrics")
 __all__ = ["BREAKERS", "TRADING_STATES", "GatewayMetrics"]
 
 TRADING_STATES = ("ACTIVE", "REDUCING", "HALTED")
-BREAKERS = ("daily_loss", "consecutive_losses", "error_burst", "drawdown")
+BREAKERS = ("daily_loss", "consecutive_losses", "error_burst", "drawdown", "reconciliation")
 
 # Sub-millisecond resolution where latency lives, up to a second for stalls.
 _LATENCY_BUCKETS = (

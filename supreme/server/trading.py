@@ -106,6 +106,7 @@ class TradingRouter:
         market_linger_ms: float = 50.0,
         metrics: GatewayMetrics | None = None,
         audit: AuditLog | None = None,
+        venue_poll_s: float | None = None,
     ) -> None:
         self._shard_for = shard_for
         self._risk = risk
@@ -123,6 +124,9 @@ class TradingRouter:
         self._metrics = metrics
         self._audit = audit
         self._signal_queued = asyncio.Event()
+        self._venue_poll_s = venue_poll_s
+        self._venue_pending = False
+        self._ticker: asyncio.Task | None = None
         self.errors = 0
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -141,11 +145,24 @@ class TradingRouter:
             except Exception:  # one bad record must not stop the others
                 log.exception("could not restore trading instance %s", record)
         self._worker = asyncio.create_task(self._work(), name="trading-router")
+        if self._venue_poll_s is not None:
+            self._ticker = asyncio.create_task(self._tick_venue(), name="venue-updates")
+
+    async def _tick_venue(self) -> None:
+        """A live venue reports fills and cancels by itself: fetch them for the subscribers
+        every ``venue_poll_s`` (one request in the queue at a time)."""
+        while True:
+            await asyncio.sleep(self._venue_poll_s)
+            if not self._venue_pending:
+                self._venue_pending = True
+                self._queue.put_nowait(("venue",))
 
     async def drain(self) -> None:
         await self._queue.join()
 
     async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
         await self.drain()
         if self._worker is not None:
             self._worker.cancel()
@@ -376,6 +393,10 @@ class TradingRouter:
                     self._publish(order, fill)
             if decisions:
                 await self._apply(decisions)
+        elif kind == "venue":
+            self._venue_pending = False
+            for order, fill in await self._execution.take_updates.remote():
+                self._publish(order, fill)
         elif kind == "signal":
             # Trading instances trade under their instance id, so attribution is per instance.
             routed = [

@@ -40,6 +40,7 @@ import ray
 
 from supreme.core.errors import InvalidArgument
 from supreme.core.execution import PaperBrokerConfig
+from supreme.core.execution.venues import parse_venue, venue_slug
 from supreme.core.model import BarBatch
 from supreme.core.risk import RiskConfig
 from supreme.workers.execution import ExecutionActor
@@ -77,6 +78,16 @@ class ClusterConfig:
     max_restarts: int = -1  # per actor; -1: always restart
     detached: bool = False  # detached actors outlive the driver (get_if_exists reattaches)
     risk_checkpoint_interval_s: float = 1.0
+    # Live venues ("ccxt:<exchange>"): ccxt constructor options merged over the defaults,
+    # sandbox (testnet) mode, the symbols whose venue limits risk checks, how often orders are
+    # polled, and how long an order whose submit got no answer stays in doubt (None: ccxt's
+    # recvWindow plus 2 s).
+    venue_options: dict[str, Any] | None = None
+    sandbox: bool = False
+    venue_symbols: tuple[str, ...] = ()
+    venue_poll_interval_s: float = 1.0
+    unknown_fate_ms: int | None = None
+    venue_streaming: bool = True  # follow the user-data stream where ccxt.pro has one
 
     def __post_init__(self) -> None:
         if self.num_shards is not None and (
@@ -89,6 +100,11 @@ class ClusterConfig:
             raise InvalidArgument(f"initial_cash must be > 0, got {self.initial_cash}")
         if not self.namespace:
             raise InvalidArgument("namespace must be a non-empty string")
+        parse_venue(self.venue)
+        if not self.venue_poll_interval_s > 0:
+            raise InvalidArgument(
+                f"venue_poll_interval_s must be > 0, got {self.venue_poll_interval_s}"
+            )
 
 
 def start_ray(config: ClusterConfig) -> bool:
@@ -142,13 +158,20 @@ class Cluster:
             atr_period=config.atr_period,
             checkpoint_interval_s=config.risk_checkpoint_interval_s,
         )
-        self.execution = self._actor(ExecutionActor, f"execution-{config.venue}").remote(
+        self.execution_name = f"execution-{venue_slug(config.venue)}"
+        self.execution = self._actor(ExecutionActor, self.execution_name).remote(
             self.state_dir,
             venue=config.venue,
             initial_cash=config.initial_cash,
             risk="risk",
             risk_namespace=config.namespace,
             broker_config=config.broker,
+            venue_options=config.venue_options,
+            sandbox=config.sandbox,
+            symbols=config.venue_symbols,
+            poll_interval_s=config.venue_poll_interval_s,
+            unknown_fate_ms=config.unknown_fate_ms,
+            streaming=config.venue_streaming,
         )
         self.shards: list[Any] = []
         self._symbol_actors: dict[str, Any] = {}
@@ -202,7 +225,7 @@ class Cluster:
         return [(self.shards[i], batch.select(owners == i)) for i in np.unique(owners).tolist()]
 
     def all_actors(self) -> dict[str, Any]:
-        actors = {"risk": self.risk, f"execution-{self.config.venue}": self.execution}
+        actors = {"risk": self.risk, self.execution_name: self.execution}
         actors.update({f"shard-{i}": s for i, s in enumerate(self.shards)})
         actors.update({f"shard-{s}": a for s, a in self._symbol_actors.items()})
         return actors

@@ -37,7 +37,16 @@ import ray
 from supreme.core.desk import RiskDesk
 from supreme.core.errors import InvalidArgument
 from supreme.core.execution import OrderJournal
-from supreme.core.model import BarBatch, Fill, Order, OrderIntent, Portfolio, Position, Signal
+from supreme.core.model import (
+    BarBatch,
+    Fill,
+    Instrument,
+    Order,
+    OrderIntent,
+    Portfolio,
+    Position,
+    Signal,
+)
 from supreme.core.risk import RiskConfig, RiskDecision, TradingState
 
 __all__ = ["CHECKPOINT_NAME", "RiskActor"]
@@ -204,6 +213,23 @@ class RiskActor:
     def record_venue_error(self, reason: str) -> None:
         self._desk.record_venue_error(reason)
         self._changed(hard=True)
+
+    def record_reconciliation(self, report: Mapping[str, Any]) -> str:
+        """What execution found comparing its journal with the venue (see
+        ``RiskEngine.record_reconciliation``); returns the trading state after it."""
+        self._desk.record_reconciliation(report)
+        self._changed(hard=True)
+        return self._desk.state.value
+
+    def set_instruments(self, instruments: Iterable[Instrument]) -> int:
+        """The venue's tick and lot sizes and minimums, checked before any order is approved;
+        returns how many symbols are known."""
+        for instrument in instruments:
+            if not isinstance(instrument, Instrument):
+                raise InvalidArgument(f"expected an Instrument, got {type(instrument).__name__}")
+            self._desk.set_instrument(instrument)
+        self._changed(hard=True)
+        return len(self._desk.instruments)
 
     # -- views ---------------------------------------------------------------------------------
 

@@ -41,9 +41,22 @@ and reads the fake's clock.
 :class:`FakeBinanceStream` fakes the kline websocket stream (``<symbol>@kline_<interval>``) for
 ccxt.pro, with :func:`binance_pro_exchange` to build a ``ccxt.pro.binance`` pointed at both.
 
+The signed spot trading API (``/api/v3/account``, ``/api/v3/order`` POST/GET/DELETE,
+``/api/v3/openOrders``, ``/api/v3/myTrades``) keeps one account: balances with locks, MARKET,
+LIMIT, STOP_LOSS and STOP_LOSS_LIMIT orders worked against the price path, and scripted faults
+(:meth:`~FakeBinance.drop_next`, :meth:`~FakeBinance.reject_next`,
+:meth:`~FakeBinance.unavailable_next`, :meth:`~FakeBinance.delay_next`). Every order change is
+also a user-data event (``executionReport`` then ``outboundAccountPosition``), which
+:class:`FakeBinanceStream` pushes over its WebSocket API (``userDataStream.subscribe.signature``)
+to ccxt.pro's ``watch_orders``/``watch_my_trades``/``watch_balance``
+(:func:`binance_pro_trading_exchange`).
+
 Not modelled: the ``1M`` interval (calendar months), ``timeZone``, weight-based throttling (the
-fake only reports ``x-mbx-used-weight``), every private or derivatives endpoint, and every
-websocket stream but spot klines (no combined ``/stream?streams=``, no ping schedule).
+fake only reports ``x-mbx-used-weight``), derivatives, the other private endpoints and order
+types (LIMIT_MAKER, TAKE_PROFIT*, OCO, trailing stops), the WebSocket API's trading methods,
+listen keys, and every market-data stream but spot klines (no combined ``/stream?streams=``, no
+ping schedule). A stop's trigger itself sends no event (Binance's trigger is visible only in
+``isWorking``/``workingTime`` and in the fills that follow).
 """
 
 from __future__ import annotations
@@ -56,6 +69,7 @@ import threading
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -75,6 +89,7 @@ __all__ = [
     "binance_exchange",
     "binance_pro_config",
     "binance_pro_exchange",
+    "binance_pro_trading_exchange",
     "binance_trading_exchange",
 ]
 
@@ -164,6 +179,8 @@ class _Fault:
     body: Any = None
     retry_after: int | None = None
     process: bool = False  # private endpoints: carry the request out before the fault
+    delay: float = 0.0  # private endpoints: carry the request out, answer after this many s
+    release: threading.Event | None = None  # ...or as soon as this is set
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +203,7 @@ class FakeOrder:
     order_id: int
     client_order_id: str
     side: str  # BUY / SELL
-    type: str  # MARKET / LIMIT
+    type: str  # MARKET / LIMIT / STOP_LOSS / STOP_LOSS_LIMIT
     time_in_force: str
     price: Decimal  # 0 for MARKET
     orig_qty: Decimal
@@ -197,12 +214,19 @@ class FakeOrder:
     executed_qty: Decimal = _ZERO
     cum_quote: Decimal = _ZERO
     status: str = "NEW"
-    next_index: int = 0  # the first trade_interval candle that may fill it
+    next_index: int = 0  # the first trade_interval candle that may fill (or trigger) it
+    stop_price: Decimal = _ZERO  # STOP_LOSS / STOP_LOSS_LIMIT: the trigger; 0 for the others
+    working_time: int = 0  # when it went on the book; -1 while a stop waits for its trigger
     used: dict[int, Decimal] = field(default_factory=dict)  # candle index -> filled in it
 
     @property
     def is_open(self) -> bool:
         return self.status in ("NEW", "PARTIALLY_FILLED")
+
+    @property
+    def is_working(self) -> bool:
+        """On the book: false for a stop order until its stop price is reached."""
+        return self.working_time >= 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +278,9 @@ class FakeBinance:
         self._next_trade_id = 5_000_001
         self._account_time = 0
         self._pfaults: list[tuple[str, str | None, _Fault]] = []
+        self._listeners: list[Callable[[dict[str, Any]], None]] = []
+        self._events: list[dict[str, Any]] = []  # user-data events, in order
+        self._event_seq = 0
         self.symbols: dict[str, SymbolSpec] = {s.symbol: s for s in symbols}
         self.now_ms = now_ms  # the fake's clock; None: real time
         self.outages: list[tuple[int, int]] = list(outages or [])  # [start, end) without candles
@@ -548,6 +575,25 @@ class FakeBinance:
         body = _Raw("Service Unavailable" if status == 503 else "Internal Server Error")
         self._private_fault(path, method, _Fault(status, body), count)
 
+    def delay_next(
+        self,
+        path: str,
+        seconds: float,
+        *,
+        count: int = 1,
+        method: str | None = None,
+        release: threading.Event | None = None,
+    ) -> None:
+        """Carry out the next ``count`` requests to the private ``path`` (of ``method``, if given)
+        at once, but write their answers only ``seconds`` later, or as soon as ``release`` is
+        set (a slow acknowledgement: the order exists on the venue while the client still
+        waits). Other requests are served meanwhile; a client that gives up first sees a
+        timeout."""
+        if seconds <= 0:
+            raise ValueError("seconds must be > 0")
+        fault = _Fault(200, process=True, delay=seconds, release=release)
+        self._private_fault(path, method, fault, count)
+
     def _private_fault(self, path: str, method: str | None, fault: _Fault, count: int) -> None:
         if path not in _PRIVATE:
             raise ValueError(f"{path} is not a private endpoint of the fake")
@@ -569,6 +615,9 @@ class FakeBinance:
         with self._lock:
             now = self.clock_ms()
             fault = self._take_fault(path, method)
+            delay, release = 0.0, None
+            if fault is not None and fault.delay:
+                delay, release, fault = fault.delay, fault.release, None
             if fault is None or fault.process:
                 status, payload = self._authenticate(raw_query, body, params, key, now)
                 if status == 200:
@@ -580,6 +629,17 @@ class FakeBinance:
         self._record(Request(path, params, None if fault and fault.status is None else status, now))
         if fault is not None and fault.status is None:
             handler.close_connection = True
+            return
+        if delay:
+            # Outside the lock: the venue goes on serving meanwhile.
+            if release is None:
+                time.sleep(delay)
+            else:
+                release.wait(delay)
+            try:
+                handler.answer(status, payload, weight, {})
+            except OSError:  # the client gave up waiting and closed the connection
+                handler.close_connection = True
             return
         handler.answer(status, payload, weight, {})
 
@@ -597,20 +657,25 @@ class FakeBinance:
         expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
         if not hmac.compare_digest(expected, params["signature"].lower()):
             return 400, _error(-1022, "Signature for this request is not valid.")
-        raw_ts, raw_window = params["timestamp"], params.get("recvWindow", "5000")
-        if not (raw_ts.isdigit() and raw_window.isdigit()):
-            name = "timestamp" if not raw_ts.isdigit() else "recvWindow"
-            return 400, _illegal(name)
-        timestamp, window = int(raw_ts), int(raw_window)
-        if window > 60_000:
-            return 400, _error(-1131, "recvWindow must be less than 60000")
-        if timestamp >= now + 1000:
-            return 400, _error(
-                -1021, "Timestamp for this request was 1000ms ahead of the server's time."
-            )
-        if now - timestamp > window:
-            return 400, _error(-1021, "Timestamp for this request is outside of the recvWindow.")
-        return 200, None
+        return _check_timestamp(params, now)
+
+    def _authenticate_ws(self, params: dict[str, Any], now: int) -> tuple[int, Any]:
+        """A signed WebSocket-API request's ``params``, checked as Binance does: ``apiKey``,
+        then the HMAC-SHA256 ``signature`` of every other parameter sorted by name and joined as
+        ``name=value&...``, then ``timestamp``/``recvWindow``. ``(200, None)`` or
+        ``(status, error)``."""
+        for name in ("apiKey", "timestamp", "signature"):
+            if params.get(name) in (None, ""):
+                return 400, _missing(name)
+        if params["apiKey"] != self.api_key:
+            return 401, _error(-2015, "Invalid API-key, IP, or permissions for action.")
+        payload = "&".join(
+            f"{k}={_ws_value(v)}" for k, v in sorted(params.items()) if k != "signature"
+        )
+        expected = hmac.new(self.secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected, str(params["signature"]).lower()):
+            return 400, _error(-1022, "Signature for this request is not valid.")
+        return _check_timestamp({k: _ws_value(v) for k, v in params.items()}, now)
 
     def _private_route(
         self, method: str, path: str, params: dict[str, str], now: int
@@ -687,11 +752,13 @@ class FakeBinance:
             return 400, _error(-1117, "Invalid side.")
         if kind not in _ORDER_TYPES:
             return 400, _error(-1116, "Invalid orderType.")
-        if kind not in ("MARKET", "LIMIT"):
+        if kind not in ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT"):
             return 400, _error(-1014, "Unsupported order combination.")
         spec = self.symbols[symbol]
+        limit_priced = kind in ("LIMIT", "STOP_LOSS_LIMIT")  # takes price and timeInForce
+        stop = kind in ("STOP_LOSS", "STOP_LOSS_LIMIT")
         numbers: dict[str, Decimal] = {}
-        for name in ("quantity", "price", "quoteOrderQty"):
+        for name in ("quantity", "price", "quoteOrderQty", "stopPrice"):
             if params.get(name):
                 try:
                     numbers[name] = Decimal(params[name])
@@ -701,16 +768,29 @@ class FakeBinance:
                     return 400, _illegal(name)
         tif = params.get("timeInForce")
         current = self.price(symbol, now)
-        if kind == "LIMIT":
-            for name in ("timeInForce", "quantity", "price"):
+        stop_price = _ZERO
+        tick = Decimal(spec.tick)
+        for name in ("price", "stopPrice"):
+            needed = limit_priced if name == "price" else stop
+            if params.get(name) and not needed:
+                return 400, _error(-1106, f"Parameter '{name}' sent when not required.")
+        if stop and params.get("quoteOrderQty"):
+            return 400, _error(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+        if limit_priced:
+            required = ("timeInForce", "quantity", "price") + (("stopPrice",) if stop else ())
+            for name in required:
                 if not params.get(name):
                     return 400, _missing(name)
             if tif not in ("GTC", "IOC", "FOK"):
                 return 400, _error(-1115, "Invalid timeInForce.")
             price, qty = numbers["price"], numbers["quantity"]
-            tick = Decimal(spec.tick)
-            if price < tick or price > Decimal(_symbol_max_price(spec)) or price % tick:
-                return 400, _error(-1013, "Filter failure: PRICE_FILTER")
+        elif stop:
+            for name in ("quantity", "stopPrice"):
+                if not params.get(name):
+                    return 400, _missing(name)
+            if tif is not None:
+                return 400, _error(-1106, "Parameter 'timeInForce' sent when not required.")
+            tif, price, qty = "GTC", _ZERO, numbers["quantity"]
         else:
             if tif is not None:
                 return 400, _error(-1106, "Parameter 'timeInForce' sent when not required.")
@@ -725,16 +805,29 @@ class FakeBinance:
                     -1102,
                     "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!",
                 )
+        max_price = Decimal(_symbol_max_price(spec))
+        for value in (price,) if limit_priced else ():
+            if value < tick or value > max_price or value % tick:
+                return 400, _error(-1013, "Filter failure: PRICE_FILTER")
+        if stop:
+            stop_price = numbers["stopPrice"]
+            if stop_price < tick or stop_price > max_price or stop_price % tick:
+                return 400, _error(-1013, "Filter failure: PRICE_FILTER")
         step = Decimal(spec.step)
         if qty < step or qty > Decimal("9000") or qty % step:
             return 400, _error(-1013, "Filter failure: LOT_SIZE")
-        if kind == "MARKET" and qty > Decimal("100"):
+        if kind in ("MARKET", "STOP_LOSS") and qty > Decimal("100"):
             return 400, _error(-1013, "Filter failure: MARKET_LOT_SIZE")
-        notional = qty * (price if kind == "LIMIT" else current)
+        # what one unit will cost: the limit price, the stop price for a STOP_LOSS (a market
+        # order once triggered, at about the stop), the last price for a MARKET
+        estimate = price if limit_priced else stop_price if stop else current
+        notional = qty * estimate
         if notional < Decimal(spec.min_notional) or (
-            kind == "LIMIT" and notional > Decimal("9000000")
+            limit_priced and notional > Decimal("9000000")
         ):
             return 400, _error(-1013, "Filter failure: NOTIONAL")
+        if stop and (stop_price >= current if side == "SELL" else stop_price <= current):
+            return 400, _error(-2010, "Stop price would trigger immediately.")
         client_id = params.get("newClientOrderId") or f"fake{uuid.uuid4().hex[:18]}"
         if any(
             o.client_order_id == client_id and (o.is_open or self.strict_client_ids)
@@ -743,7 +836,7 @@ class FakeBinance:
             return 400, _error(-2010, "Duplicate order sent.")
         if side == "BUY":
             asset = spec.quote
-            need = _q8(qty * (price if kind == "LIMIT" else current) * (1 + self.fee))
+            need = _q8(qty * estimate * (1 + self.fee))
         else:
             asset, need = spec.base, qty
         if self._free.get(asset, _ZERO) < need:
@@ -763,13 +856,18 @@ class FakeBinance:
             update_time=now,
             locked=need,
             orig_quote_qty=numbers.get("quoteOrderQty", _ZERO) if kind == "MARKET" else _ZERO,
+            stop_price=stop_price,
+            working_time=-1 if stop else now,
         )
         self._next_order_id += 1
         self._orders[order.order_id] = order
+        self._report(order, "NEW", now)
         first_trade = len(self._trades)
         index = now // INTERVALS[self.trade_interval]
         marketable = kind == "MARKET" or (current <= price if side == "BUY" else current >= price)
-        if kind == "MARKET":
+        if stop:
+            pass  # waits for the price path to cross stopPrice (see _match)
+        elif kind == "MARKET":
             self._fill(order, qty, current, now, maker=False)
         elif marketable:
             cap = (
@@ -782,7 +880,7 @@ class FakeBinance:
                 self._fill(order, take, current, now, maker=False)
                 order.used[index] = take
         order.next_index = index + 1
-        if order.is_open and tif in ("IOC", "FOK"):
+        if order.is_open and tif in ("IOC", "FOK") and not stop:
             self._finish(order, "EXPIRED", now)
         self._account_time = now
         resp_type = params.get("newOrderRespType", "FULL")
@@ -806,7 +904,8 @@ class FakeBinance:
             "timeInForce": order.time_in_force,
             "type": order.type,
             "side": order.side,
-            "workingTime": now,
+            **({"stopPrice": _fmt(order.stop_price)} if stop else {}),
+            "workingTime": order.working_time,
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
         if resp_type == "FULL":
@@ -859,14 +958,15 @@ class FakeBinance:
             return found
         if found is None or not found.is_open:
             return 400, _error(-2011, "Unknown order sent.")
-        self._finish(found, "CANCELED", now)
+        cancel_id = params.get("newClientOrderId") or f"fake{uuid.uuid4().hex[:18]}"
+        self._finish(found, "CANCELED", now, cancel_id=cancel_id)
         self._account_time = now
         return 200, {
             "symbol": found.symbol,
             "origClientOrderId": found.client_order_id,
             "orderId": found.order_id,
             "orderListId": -1,
-            "clientOrderId": params.get("newClientOrderId") or f"fake{uuid.uuid4().hex[:18]}",
+            "clientOrderId": cancel_id,
             "transactTime": now,
             "price": _fmt(found.price),
             "origQty": _fmt(found.orig_qty),
@@ -877,6 +977,7 @@ class FakeBinance:
             "timeInForce": found.time_in_force,
             "type": found.type,
             "side": found.side,
+            **({"stopPrice": _fmt(found.stop_price)} if found.stop_price else {}),
             "selfTradePreventionMode": "EXPIRE_MAKER",
         }
 
@@ -962,9 +1063,13 @@ class FakeBinance:
             self._finish(order, "FILLED", at)
         else:
             order.status = "PARTIALLY_FILLED"
+        self._report(order, "TRADE", at, self._trades[-1])
 
-    def _finish(self, order: FakeOrder, status: str, at: int) -> None:
-        """End ``order`` with ``status``, unlocking what it still held."""
+    def _finish(
+        self, order: FakeOrder, status: str, at: int, *, cancel_id: str | None = None
+    ) -> None:
+        """End ``order`` with ``status``, unlocking what it still held (a FILLED order's report
+        is its last TRADE one, sent by :meth:`_fill`)."""
         spec = self.symbols[order.symbol]
         asset = spec.quote if order.side == "BUY" else spec.base
         if order.locked:
@@ -972,16 +1077,116 @@ class FakeBinance:
             self._free[asset] = self._free.get(asset, _ZERO) + order.locked
             order.locked = _ZERO
         order.status, order.update_time = status, at
+        if status != "FILLED":
+            self._report(order, status, at, cancel_id=cancel_id)
+
+    # -- the user data stream's events -------------------------------------------------------------
+
+    def add_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``listener(event)`` with every later user-data event of the account, in order,
+        under the fake's lock (so it must not block nor call back into the fake)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[dict[str, Any]], None]) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def user_events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every user-data event so far (``executionReport`` and ``outboundAccountPosition``
+        payloads, as Binance sends them), or only those whose ``e`` is ``kind``, in order."""
+        with self._lock:
+            return [dict(e) for e in self._events if kind is None or e["e"] == kind]
+
+    def settle(self) -> None:
+        """Match resting orders up to the clock now (which sends their events), as any private
+        request or inspection (:meth:`orders`, :meth:`balance`) does."""
+        with self._lock:
+            self._match(self.clock_ms())
+
+    def _report(
+        self,
+        order: FakeOrder,
+        execution: str,
+        at: int,
+        trade: FakeTrade | None = None,
+        *,
+        cancel_id: str | None = None,
+    ) -> None:
+        """Send the ``executionReport`` of ``order``'s change (``execution``: NEW, TRADE,
+        CANCELED, EXPIRED) at ``at``, then the ``outboundAccountPosition`` of its two assets."""
+        spec = self.symbols[order.symbol]
+        now = self.clock_ms()
+        self._event_seq += 1
+        report: dict[str, Any] = {
+            "e": "executionReport",
+            "E": now,
+            "s": order.symbol,
+            "c": cancel_id or order.client_order_id,
+            "S": order.side,
+            "o": order.type,
+            "f": order.time_in_force,
+            "q": _fmt(order.orig_qty),
+            "p": _fmt(order.price),
+            "P": _fmt(order.stop_price),
+            "F": _fmt(_ZERO),
+            "g": -1,
+            "C": order.client_order_id if cancel_id else "",
+            "x": execution,
+            "X": order.status,
+            "r": "NONE",
+            "i": order.order_id,
+            "l": _fmt(trade.qty if trade else _ZERO),
+            "z": _fmt(order.executed_qty),
+            "L": _fmt(trade.price if trade else _ZERO),
+            "n": _fmt(trade.commission) if trade else "0",
+            "N": trade.commission_asset if trade else None,
+            "T": at,
+            "t": trade.trade_id if trade else -1,
+            "I": self._event_seq,
+            "w": order.is_open and order.is_working and order.type != "MARKET",
+            "m": trade.is_maker if trade else False,
+            "M": trade is not None,
+            "O": order.time,
+            "Z": _fmt(order.cum_quote),
+            "Y": _fmt(trade.quote_qty if trade else _ZERO),
+            "Q": _fmt(order.orig_quote_qty),
+            "V": "EXPIRE_MAKER",
+        }
+        if order.is_working:
+            report["W"] = order.working_time
+        position = {
+            "e": "outboundAccountPosition",
+            "E": now,
+            "u": at,
+            "B": [
+                {
+                    "a": asset,
+                    "f": _fmt(self._free.get(asset, _ZERO)),
+                    "l": _fmt(self._locked.get(asset, _ZERO)),
+                }
+                for asset in (spec.base, spec.quote)
+            ],
+        }
+        for event in (report, position):
+            self._events.append(event)
+            for listener in list(self._listeners):
+                listener(event)
 
     def _match(self, now: int) -> None:
-        """Fill resting LIMIT orders against the ``trade_interval`` candles that closed by
-        ``now``: a buy fills at its price on a candle whose low reaches it, a sell on one whose
-        high does, at most ``max_fill_per_candle`` of base per order and candle."""
+        """Work resting orders against the ``trade_interval`` candles that closed by ``now``.
+
+        A LIMIT (or triggered STOP_LOSS_LIMIT) buy fills at its price on a candle whose low
+        reaches it, a sell on one whose high does, as maker, at most ``max_fill_per_candle`` of
+        base per order and candle. A stop order waiting for its trigger (candles after the one
+        it was placed in) triggers on the first candle whose low reaches its stop price (a
+        sell) or whose high does (a buy); see :meth:`_trigger`."""
         interval = self.trade_interval
         step = INTERVALS[interval]
         cap = None if self.max_fill_per_candle is None else Decimal(str(self.max_fill_per_candle))
         for order in list(self._orders.values()):
-            if not order.is_open or order.type != "LIMIT":
+            if not order.is_open or order.type not in ("LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT"):
                 continue
             spec = self.symbols[order.symbol]
             for index in self._indices_up(spec, interval, order.next_index, now):
@@ -991,6 +1196,14 @@ class FakeBinance:
                 order.next_index = index + 1
                 row = self._row(spec, interval, index, now)
                 high, low = Decimal(row[2]), Decimal(row[3])
+                if not order.is_working:
+                    stop = order.stop_price
+                    if low <= stop if order.side == "SELL" else high >= stop:
+                        self._trigger(order, index, close_ms - 1, cap)
+                        self._account_time = close_ms - 1
+                    if not order.is_open:
+                        break
+                    continue
                 if order.price < low if order.side == "BUY" else order.price > high:
                     continue
                 room = order.orig_qty - order.executed_qty
@@ -1000,6 +1213,29 @@ class FakeBinance:
                     self._account_time = close_ms - 1
                 if not order.is_open:
                     break
+
+    def _trigger(self, order: FakeOrder, index: int, at: int, cap: Decimal | None) -> None:
+        """The price reached ``order``'s stop in candle ``index``: it goes on the book at ``at``
+        (keeping its type and id, as on Binance). A STOP_LOSS is then a market order: it fills
+        whole at the stop price, as taker. A STOP_LOSS_LIMIT is then a limit order at its price
+        placed while the market trades at the stop: if that is marketable it takes at the stop
+        price (taker, within ``max_fill_per_candle`` for this candle), and what is left rests
+        at its price for the later candles (IOC/FOK: expires instead)."""
+        order.working_time = order.update_time = at
+        stop = order.stop_price
+        if order.type == "STOP_LOSS":
+            self._fill(order, order.orig_qty, stop, at, maker=False)
+            return
+        if stop <= order.price if order.side == "BUY" else stop >= order.price:
+            room = order.orig_qty - order.executed_qty
+            take = room if cap is None else min(room, cap)
+            if order.time_in_force == "FOK" and take < room:
+                take = _ZERO
+            if take > 0:
+                self._fill(order, take, stop, at, maker=False)
+                order.used[index] = take
+        if order.is_open and order.time_in_force in ("IOC", "FOK"):
+            self._finish(order, "EXPIRED", at)
 
     # -- serving ---------------------------------------------------------------------------------
 
@@ -1247,6 +1483,30 @@ def _symbol_info(spec: SymbolSpec) -> dict[str, Any]:
     }
 
 
+def _ws_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_timestamp(params: dict[str, str], now: int) -> tuple[int, Any]:
+    """Binance's ``timestamp``/``recvWindow`` rule for signed requests."""
+    raw_ts, raw_window = params["timestamp"], params.get("recvWindow", "5000")
+    if not (raw_ts.isdigit() and raw_window.isdigit()):
+        name = "timestamp" if not raw_ts.isdigit() else "recvWindow"
+        return 400, _illegal(name)
+    timestamp, window = int(raw_ts), int(raw_window)
+    if window > 60_000:
+        return 400, _error(-1131, "recvWindow must be less than 60000")
+    if timestamp >= now + 1000:
+        return 400, _error(
+            -1021, "Timestamp for this request was 1000ms ahead of the server's time."
+        )
+    if now - timestamp > window:
+        return 400, _error(-1021, "Timestamp for this request is outside of the recvWindow.")
+    return 200, None
+
+
 def _error(code: int, msg: str) -> dict[str, Any]:
     return {"code": code, "msg": msg}
 
@@ -1293,12 +1553,12 @@ def _order_json(o: FakeOrder) -> dict[str, Any]:
         "timeInForce": o.time_in_force,
         "type": o.type,
         "side": o.side,
-        "stopPrice": _fmt(_ZERO),
+        "stopPrice": _fmt(o.stop_price),
         "icebergQty": _fmt(_ZERO),
         "time": o.time,
         "updateTime": o.update_time,
-        "isWorking": True,
-        "workingTime": o.time,
+        "isWorking": o.working_time >= 0,
+        "workingTime": o.working_time,
         "origQuoteOrderQty": _fmt(o.orig_quote_qty),
         "selfTradePreventionMode": "EXPIRE_MAKER",
     }
@@ -1428,8 +1688,12 @@ class FakeBinanceStream:
 
         self.fake = fake
         self.requests: list[dict[str, Any]] = []  # every JSON message received, in order
+        self.api_requests: list[dict[str, Any]] = []  # every WebSocket-API request, in order
+        self.api_answers: list[dict[str, Any]] = []  # every WebSocket-API answer, in order
         self.paths: list[str] = []  # the path of every connection accepted
         self._subs: dict[Any, set[str]] = {}  # open websocket -> its streams
+        # open WebSocket-API connection -> (its outgoing queue, its user-data subscription ids)
+        self._api: dict[Any, tuple[Any, set[int]]] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._thread.start()
@@ -1437,6 +1701,9 @@ class FakeBinanceStream:
         port = self._call(self._start())
         self.base_url = f"ws://127.0.0.1:{port}"
         self.url = f"{self.base_url}/stream/ws"  # ccxt.pro binance's urls["api"]["ws"]["spot"]
+        # ccxt.pro's urls["api"]["ws"]["ws-api"]["spot"] (wss://ws-api.binance.com:443/ws-api/v3)
+        self.api_url = f"{self.base_url}/ws-api/ws-api/v3"
+        fake.add_listener(self._on_user_event)
 
     def __enter__(self) -> FakeBinanceStream:
         return self
@@ -1448,6 +1715,7 @@ class FakeBinanceStream:
         """Close every connection and the listening socket, and stop the thread (idempotent)."""
         if not self._thread.is_alive():
             return
+        self.fake.remove_listener(self._on_user_event)
         self._call(self._stop())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
@@ -1464,6 +1732,7 @@ class FakeBinanceStream:
         app = web.Application()
         app.router.add_get("/stream/ws", self._serve)
         app.router.add_get("/stream/ws/{tail:.*}", self._serve)
+        app.router.add_get("/ws-api/ws-api/v3", self._serve_api)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -1471,7 +1740,7 @@ class FakeBinanceStream:
         return int(self._runner.addresses[0][1])
 
     async def _stop(self) -> None:
-        for ws in list(self._subs):
+        for ws in [*self._subs, *self._api]:
             await ws.close()
         await self._runner.cleanup()
 
@@ -1508,6 +1777,118 @@ class FakeBinanceStream:
         finally:
             self._subs.pop(ws, None)
         return ws
+
+    async def _serve_api(self, request: Any) -> Any:
+        """Binance's WebSocket API (``/ws-api/v3``): JSON requests ``{"id", "method", "params"}``
+        answered ``{"id", "status": 200, "result", "rateLimits"}`` or ``{"id", "status": 4xx,
+        "error": {"code", "msg"}, "rateLimits"}``. Served: ``ping``, ``time``,
+        ``userDataStream.subscribe.signature`` (signed: ``apiKey``, ``timestamp``, optional
+        ``recvWindow``, ``signature``; answers ``{"subscriptionId": n}``, n counting from 0 per
+        connection, and from then on pushes ``{"subscriptionId": n, "event": {...}}`` for every
+        user-data event of the account), ``userDataStream.unsubscribe`` (optional
+        ``subscriptionId``; none: all) and ``session.subscriptions``."""
+        import asyncio
+
+        from aiohttp import WSMsgType, web
+
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self.paths.append(request.path)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        subscriptions: set[int] = set()
+        self._api[ws] = (queue, subscriptions)
+        next_id = 0
+
+        async def pump() -> None:
+            while True:
+                payload = await queue.get()
+                await ws.send_json(payload)
+
+        sender = asyncio.create_task(pump())
+        try:
+            async for msg in ws:
+                if msg.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    data = json.loads(msg.data)
+                except ValueError:
+                    error = _error(-1100, "Malformed request.")
+                    queue.put_nowait(self._api_answer(None, 400, error=error))
+                    continue
+                self.api_requests.append(data)
+                ident, method = data.get("id"), data.get("method")
+                params = data.get("params") or {}
+                now = self.fake.clock_ms()
+                if method == "ping":
+                    queue.put_nowait(self._api_answer(ident, 200, {}))
+                elif method == "time":
+                    queue.put_nowait(self._api_answer(ident, 200, {"serverTime": now}))
+                elif method == "userDataStream.subscribe.signature":
+                    status, error = self.fake._authenticate_ws(params, now)
+                    if status != 200:
+                        queue.put_nowait(self._api_answer(ident, status, error=error))
+                        continue
+                    subscriptions.add(next_id)
+                    queue.put_nowait(self._api_answer(ident, 200, {"subscriptionId": next_id}))
+                    next_id += 1
+                elif method == "userDataStream.unsubscribe":
+                    wanted = params.get("subscriptionId")
+                    if wanted is None:
+                        subscriptions.clear()
+                    elif wanted in subscriptions:
+                        subscriptions.discard(wanted)
+                    else:
+                        error = _error(-2035, "User Data Stream subscription not found.")
+                        queue.put_nowait(self._api_answer(ident, 400, error=error))
+                        continue
+                    queue.put_nowait(self._api_answer(ident, 200, {}))
+                elif method == "session.subscriptions":
+                    rows = [{"subscriptionId": n} for n in sorted(subscriptions)]
+                    queue.put_nowait(self._api_answer(ident, 200, rows))
+                else:
+                    # not served by the fake (order placement and the rest of the WS API)
+                    error = _error(-1020, "This operation is not supported.")
+                    queue.put_nowait(self._api_answer(ident, 400, error=error))
+        finally:
+            self._api.pop(ws, None)
+            sender.cancel()
+        return ws
+
+    def _api_answer(
+        self, ident: Any, status: int, result: Any = None, *, error: Any = None
+    ) -> dict[str, Any]:
+        answer: dict[str, Any] = {"id": ident, "status": status}
+        if error is not None:
+            answer["error"] = error
+        else:
+            answer["result"] = result
+        self.api_answers.append(answer)
+        answer["rateLimits"] = [
+            {
+                "rateLimitType": "REQUEST_WEIGHT",
+                "interval": "MINUTE",
+                "intervalNum": 1,
+                "limit": 6000,
+                "count": 2,
+            }
+        ]
+        return answer
+
+    def _on_user_event(self, event: dict[str, Any]) -> None:
+        """The fake's listener (called under its lock, on any thread): hand the event to the
+        loop, which queues it, in order, on every subscribed WebSocket-API connection."""
+        if self._loop.is_closed():
+            return
+        self._loop.call_soon_threadsafe(self._push_user_event, dict(event))
+
+    def _push_user_event(self, event: dict[str, Any]) -> None:
+        for queue, subscriptions in list(self._api.values()):
+            for n in sorted(subscriptions):
+                queue.put_nowait({"subscriptionId": n, "event": event})
+
+    def user_subscriptions(self) -> int:
+        """How many user-data subscriptions the open WebSocket-API connections hold."""
+        return sum(len(subs) for _, subs in list(self._api.values()))
 
     def subscribed(self) -> list[str]:
         """Every stream asked for in a SUBSCRIBE, in order (repeats included)."""
@@ -1602,6 +1983,26 @@ def binance_pro_exchange(fake: FakeBinance, stream: FakeBinanceStream, **config:
         if not url.startswith((fake.base_url, stream.base_url)):
             raise AssertionError(f"{url} does not point at the fakes")
     return exchange
+
+
+def binance_pro_trading_exchange(
+    fake: FakeBinance,
+    stream: FakeBinanceStream,
+    *,
+    api_key: str | None = None,
+    secret: str | None = None,
+    **config: Any,
+):
+    """:func:`binance_pro_exchange` with credentials (the fake's own unless given): REST trading
+    on ``fake`` and ``watch_orders``/``watch_my_trades``/``watch_balance`` through ``stream``'s
+    WebSocket API (``userDataStream.subscribe.signature``). The caller closes it."""
+    return binance_pro_exchange(
+        fake,
+        stream,
+        apiKey=fake.api_key if api_key is None else api_key,
+        secret=fake.secret if secret is None else secret,
+        **config,
+    )
 
 
 def _rebase_ws(value: Any, base: str) -> Any:

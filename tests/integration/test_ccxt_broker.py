@@ -7,11 +7,12 @@ from decimal import Decimal
 
 import pytest
 
-from supreme.core.errors import NotFound
+from supreme.core.errors import NotFound, Unavailable
 from supreme.core.execution.broker import Broker
 from supreme.core.execution.ccxt_broker import CcxtBroker
 from supreme.core.model import Order, OrderStatus, OrderType, Side
 from tests.fakes.binance import FakeBinance, binance_trading_exchange
+from tests.integration.test_fake_binance_trading import first_cross
 
 pytestmark = pytest.mark.integration
 
@@ -31,9 +32,9 @@ def fake():
         yield server
 
 
-async def using(fake, body):
+async def using(fake, body, **options):
     exchange = binance_trading_exchange(fake)
-    broker = CcxtBroker(exchange, backoff_s=0.01)
+    broker = CcxtBroker(exchange, backoff_s=0.01, **options)
     reports = []
     broker.set_report_handler(reports.append)
     try:
@@ -102,16 +103,15 @@ def test_rejections_carry_the_venue_reason_and_leave_nothing(fake):
     async def body(broker, reports):
         broke = await broker.submit(market("r1", 1))  # 1 BTC > 10k USDT
         tiny = await broker.submit(market("r2", 0.0001))  # below the minimum notional
-        stop = await broker.submit(
-            Order("r3", "BTC/USDT", Side.BUY, 0.01, OrderType.STOP, stop_price=1.0)
-        )
-        return broke, tiny, stop, await broker.poll(), reports
+        return broke, tiny, await broker.poll(), reports
 
-    broke, tiny, stop, polled, reports = run(using(fake, body))
-    assert broke.status is tiny.status is stop.status is OrderStatus.REJECTED
+    errors = []
+    broke, tiny, polled, reports = run(using(fake, body, on_venue_error=errors.append))
+    assert broke.status is tiny.status is OrderStatus.REJECTED
     assert "insufficient balance" in broke.reason
     assert "NOTIONAL" in tiny.reason
-    assert "not supported" in stop.reason
+    # Each rejection counts towards the risk engine's error-burst breaker.
+    assert len(errors) == 2 and "'r1'" in errors[0] and "'r2'" in errors[1]
     assert fake.secret not in broke.reason and fake.api_key not in tiny.reason
     assert fake.orders() == [] and polled == [] and reports == []
 
@@ -132,15 +132,45 @@ def test_dropped_submit_is_found_by_client_id_not_resent(fake):
     assert len(posts) == 1
 
 
-def test_dropped_unprocessed_submit_is_sent_once_more(fake):
+def test_dropped_unprocessed_submit_is_never_resent_and_ends_rejected(fake):
     fake.drop_next("/api/v3/order", method="POST", process=False)
 
     async def body(broker, reports):
-        return await broker.submit(market("again", 0.01))
+        with pytest.raises(Unavailable, match="fate is unknown"):
+            await broker.submit(market("again", 0.01))
+        early = await broker.poll()  # within the venue's validity window: still in doubt
+        fake.advance(broker.unknown_fate_ms)
+        late = await broker.poll()
+        return early, late, reports
 
-    ack = run(using(fake, body))
-    assert ack.status is OrderStatus.SUBMITTED
-    assert [o.client_order_id for o in fake.orders()] == ["again"]
+    early, late, reports = run(using(fake, body))
+    assert early == []
+    assert [(r.client_order_id, r.status) for r in late] == [("again", OrderStatus.REJECTED)]
+    assert "never reached binance" in late[0].reason and reports == late
+    assert fake.orders() == []
+    posts = [r for r in fake.requests if r.path == "/api/v3/order" and "side" in r.params]
+    assert len(posts) == 1  # sent once, never again
+
+
+def test_submit_whose_answer_and_lookup_both_fail_is_found_by_the_next_poll(fake):
+    fake.drop_next("/api/v3/order", method="POST")  # carried out, answer lost
+    fake.unavailable_next("/api/v3/order", method="GET")  # and the lookup fails too
+
+    async def body(broker, reports):
+        with pytest.raises(Unavailable):
+            await broker.submit(market("doubt", 0.01))
+        return await broker.poll(), reports
+
+    errors = []
+    polled, reports = run(using(fake, body, on_venue_error=errors.append))
+    (venue_order,) = fake.orders()
+    assert [r.status for r in polled] == [OrderStatus.SUBMITTED, OrderStatus.FILLED]
+    assert polled[0].venue_order_id == str(venue_order.order_id) and reports == polled
+    assert polled[1].fill.quantity == 0.01
+    # ccxt reports both the dropped connection and the 503 as ExchangeNotAvailable: each one
+    # counts towards the error-burst breaker, and no signature leaks into the reasons.
+    assert len(errors) == 2 and all("not available" in e for e in errors)
+    assert "503" in errors[1] and "signature=***" in errors[1]
 
 
 def test_rate_limited_submit_backs_off_and_retries(fake):
@@ -174,3 +204,38 @@ def test_cancel(fake):
     assert canceled.status is OrderStatus.CANCELED and canceled.venue_order_id
     assert still_open == []
     assert [o.status for o in fake.orders()] == ["FILLED", "CANCELED"]
+
+
+def test_stop_order_rests_until_the_price_crosses_then_fills(fake):
+    fake.fund("BTC", "0.05")
+    current = fake.price("BTCUSDT")
+    stop = float((current * Decimal("0.995")).quantize(Decimal("0.01")))
+    cross = first_cross(fake, "BTCUSDT", "sell", Decimal(str(stop)), NOW - NOW % MIN + MIN)
+    order = Order(
+        "stop-1", "BTC/USDT", Side.SELL, 0.02, OrderType.STOP, stop_price=stop, created_ms=NOW
+    )
+    too_late = Order(
+        "stop-2", "BTC/USDT", Side.SELL, 0.01, OrderType.STOP, stop_price=float(current) * 1.01
+    )
+
+    async def body(broker, reports):
+        ack = await broker.submit(order)
+        refused = await broker.submit(too_late)  # a sell stop above the price: at once
+        resting = await broker.open_orders()
+        fake.now_ms = cross + MIN - 1
+        before = await broker.poll()
+        fake.now_ms = cross + MIN
+        after = await broker.poll()
+        return ack, refused, resting, before, after
+
+    ack, refused, resting, before, after = run(using(fake, body))
+    assert ack.status is OrderStatus.SUBMITTED
+    assert refused.status is OrderStatus.REJECTED and "trigger immediately" in refused.reason
+    (rest,) = resting
+    assert rest.order_type is OrderType.STOP and rest.stop_price == stop
+    assert before == []
+    (fill,) = after
+    assert fill.status is OrderStatus.FILLED and fill.fill.price == stop
+    assert fill.fill.quantity == 0.02 and fill.fill.side is Side.SELL
+    (venue_order,) = [o for o in fake.orders() if o.client_order_id == "stop-1"]
+    assert venue_order.type == "STOP_LOSS"

@@ -81,7 +81,7 @@ class ExecutionEngine:
             max((f.time_ms for f in state.fills), default=0),
         )
         for cid, order in list(self._open.items()):
-            if await self.broker.fetch_order(cid) is not None or not resubmit_unknown:
+            if not resubmit_unknown or await self.broker.fetch_order(cid) is not None:
                 continue
             report = await self.broker.submit(
                 replace(order, updated_ms=max(order.updated_ms, horizon))
@@ -129,6 +129,20 @@ class ExecutionEngine:
                 f"broker acknowledged {report.client_order_id!r} for {order.client_order_id!r}"
             )
         return self._apply(report)[0]
+
+    def adopt(self, order: Order) -> Order:
+        """Journal an order found on the venue that nobody here submitted (NEW; the venue's
+        reports then move it). Idempotent like :meth:`submit`."""
+        if order.status is not OrderStatus.NEW:
+            raise InvalidArgument(
+                f"an adopted order starts NEW, {order.client_order_id!r} is {order.status.value}"
+            )
+        if not self.journal.record_new(order):
+            existing = self.get(order.client_order_id)
+            assert existing is not None
+            return existing
+        self._open[order.client_order_id] = order
+        return order
 
     def record_denied(self, order: Order) -> Order:
         """Journal an order the risk engine denied (NEW -> DENIED), so it shows in listings.

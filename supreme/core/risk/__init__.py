@@ -9,6 +9,7 @@ from supreme.core.risk.breakers import (
     DailyLossBreaker,
     DrawdownBreaker,
     ErrorBurstBreaker,
+    ReconciliationBreaker,
 )
 from supreme.core.risk.config import RiskConfig
 from supreme.core.risk.engine import ENGINE_STRATEGY, MarketState, RiskEngine
@@ -40,6 +41,7 @@ __all__ = [
     "ErrorBurstBreaker",
     "EventKind",
     "MarketState",
+    "ReconciliationBreaker",
     "RiskConfig",
     "RiskDecision",
     "RiskEngine",

@@ -24,6 +24,7 @@ __all__ = [
     "DailyLossBreaker",
     "DrawdownBreaker",
     "ErrorBurstBreaker",
+    "ReconciliationBreaker",
 ]
 
 # Relative tolerance on threshold comparisons, so that 1 - 90_000 / 100_000 = 0.09999999999999998
@@ -250,3 +251,13 @@ class DrawdownBreaker(Breaker):
         super().restore(data)
         self.level = data.get("level")
         self.soft_acknowledged = bool(data.get("soft_acknowledged", False))
+
+
+class ReconciliationBreaker(Breaker):
+    """REDUCING when execution found the venue's balances or orders at odds with its journal on
+    start. There is no cool-down: it clears only when an admin resets it, which acknowledges
+    that the difference was looked at."""
+
+    name = "reconciliation"
+    trips_to = TradingState.REDUCING
+    code = RiskReason.RECONCILIATION_MISMATCH

@@ -83,6 +83,7 @@ from supreme.core.risk.breakers import (
     DailyLossBreaker,
     DrawdownBreaker,
     ErrorBurstBreaker,
+    ReconciliationBreaker,
     reached,
 )
 from supreme.core.risk.config import RiskConfig
@@ -209,6 +210,7 @@ class RiskEngine:
                 ConsecutiveLossBreaker(),
                 ErrorBurstBreaker(),
                 DrawdownBreaker(),
+                ReconciliationBreaker(),
             )
         }
         self._peak_equity = self._starting_equity
@@ -1194,6 +1196,76 @@ class RiskEngine:
                 self._breaker_event(now_ms, breaker, tripped=True, extra={"last_error": reason})
             )
             events += self._refresh_state(now_ms)
+        return events
+
+    def record_reconciliation(self, now_ms: int, report: Mapping[str, Any]) -> list[RiskEvent]:
+        """Take in what execution found when it compared its journal with the venue.
+
+        Every order adopted from the venue (``report["external"]``) gets a warning event. A
+        balance that differs from what the journal's fills explain (``report["mismatches"]``),
+        or an order the journal had open that the venue no longer knows
+        (``report["vanished"]``), trips the reconciliation breaker: REDUCING until an admin
+        resets it. One RECONCILIATION event sums the outcome up either way.
+        """
+        _require_time(now_ms)
+        if not isinstance(report, Mapping):
+            raise InvalidArgument(f"report must be a mapping, got {type(report).__name__}")
+        events = self._tick(now_ms)
+        venue = str(report.get("venue", "venue"))
+        for order in report.get("external", ()):
+            events.append(
+                self._emit(
+                    now_ms,
+                    EventKind.RECONCILIATION,
+                    "WARNING",
+                    RiskReason.EXTERNAL_ORDER,
+                    f"open order {order.get('venue_order_id')} on {venue} "
+                    f"({order.get('side')} {_num(float(order.get('quantity', 0)))} "
+                    f"{order.get('symbol')}) was not placed by Supreme; adopted as "
+                    f"{order.get('client_order_id')!r} and tracked",
+                    {"venue": venue, "order": dict(order)},
+                )
+            )
+        mismatches = list(report.get("mismatches", ()))
+        vanished = list(report.get("vanished", ()))
+        problems = [
+            f"{m.get('asset')}: venue {_num(float(m['venue']))}, journal expects "
+            f"{_num(float(m['expected']))}"
+            for m in mismatches
+        ] + [f"order {cid!r} open in the journal is unknown to {venue}" for cid in vanished]
+        summary = {
+            k: report.get(k)
+            for k in ("venue", "orders_checked", "orders_updated", "missed_fills", "never_sent")
+            if k in report
+        }
+        if problems:
+            text = "; ".join(problems)
+            events.append(
+                self._emit(
+                    now_ms,
+                    EventKind.RECONCILIATION,
+                    "MISMATCH",
+                    RiskReason.RECONCILIATION_MISMATCH,
+                    f"{venue} does not match the journal: {text}",
+                    {**summary, "mismatches": mismatches, "vanished": vanished},
+                )
+            )
+            breaker = self._breakers[ReconciliationBreaker.name]
+            if breaker.trip(now_ms, f"{venue} does not match the journal: {text}"):
+                events.append(self._breaker_event(now_ms, breaker, tripped=True))
+                events += self._refresh_state(now_ms)
+        else:
+            events.append(
+                self._emit(
+                    now_ms,
+                    EventKind.RECONCILIATION,
+                    "OK",
+                    RiskReason.RECONCILED,
+                    f"{venue} matches the journal "
+                    f"({len(report.get('external', ()))} external order(s) adopted)",
+                    summary,
+                )
+            )
         return events
 
     def set_trading_state(self, state: TradingState, reason: str, now_ms: int) -> None:

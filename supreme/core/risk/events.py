@@ -86,6 +86,10 @@ class RiskReason(StrEnum):
     RECOVERED = "RECOVERED"
     MANUAL = "MANUAL"
     LIMITS_CHANGED = "LIMITS_CHANGED"
+    # reconciliation with the venue on start
+    RECONCILED = "RECONCILED"
+    RECONCILIATION_MISMATCH = "RECONCILIATION_MISMATCH"
+    EXTERNAL_ORDER = "EXTERNAL_ORDER"
     # in-trade and post-trade
     STOP_LOSS = "STOP_LOSS"
     TAKE_PROFIT = "TAKE_PROFIT"
@@ -107,6 +111,7 @@ class EventKind(StrEnum):
     FILL_CHECK = "FILL_CHECK"  # every fill, OK or FLAGGED
     TRADE_CLOSED = "TRADE_CLOSED"  # a round trip of a strategy ended
     DAY_STARTED = "DAY_STARTED"  # a new UTC day re-based the daily-loss baseline
+    RECONCILIATION = "RECONCILIATION"  # execution compared its journal with the venue
 
 
 class DecisionOutcome(StrEnum):
