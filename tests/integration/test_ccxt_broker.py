@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 
 import pytest
@@ -11,7 +12,12 @@ from supreme.core.errors import NotFound, Unavailable
 from supreme.core.execution.broker import Broker
 from supreme.core.execution.ccxt_broker import CcxtBroker
 from supreme.core.model import Order, OrderStatus, OrderType, Side
-from tests.fakes.binance import FakeBinance, binance_trading_exchange
+from tests.fakes.binance import (
+    FakeBinance,
+    FakeBinanceStream,
+    binance_pro_trading_exchange,
+    binance_trading_exchange,
+)
 from tests.integration.test_fake_binance_trading import first_cross
 
 pytestmark = pytest.mark.integration
@@ -239,3 +245,64 @@ def test_stop_order_rests_until_the_price_crosses_then_fills(fake):
     assert fill.fill.quantity == 0.02 and fill.fill.side is Side.SELL
     (venue_order,) = [o for o in fake.orders() if o.client_order_id == "stop-1"]
     assert venue_order.type == "STOP_LOSS"
+
+
+def test_user_data_stream_delivers_fills_and_cancels_without_polling(fake):
+    limit = float((fake.price("BTCUSDT") * Decimal("0.999")).quantize(Decimal("0.01")))
+
+    async def body():
+        exchange = binance_pro_trading_exchange(fake, stream)
+        broker = CcxtBroker(exchange, backoff_s=0.01)
+        reports = []
+        broker.set_report_handler(reports.append)
+        assert broker.can_watch
+        watching = asyncio.create_task(broker.watch())
+        try:
+            await until(lambda: stream.user_subscriptions() == 1)
+            await broker.submit(
+                Order("w1", "BTC/USDT", Side.BUY, 0.02, OrderType.LIMIT, limit, created_ms=NOW)
+            )
+            await broker.submit(
+                Order("w2", "BTC/USDT", Side.BUY, 0.01, OrderType.LIMIT, limit * 0.9)
+            )
+            for _ in range(2000):  # candle by candle until both parts of w1 traded
+                fake.advance(MIN)
+                fake.settle()  # the venue matches up to its clock and sends the events
+                await asyncio.sleep(0.02)
+                if len(reports) == 2:
+                    break
+            await until(lambda: len(reports) == 2)
+            venue_w2 = next(o for o in fake.orders() if o.client_order_id == "w2")
+            # Canceled on the venue by someone else: the stream says so.
+            await cancel_by_hand(venue_w2.order_id)
+            await until(lambda: len(reports) == 3)
+            return reports, await broker.poll()  # polling finds nothing left to deliver
+        finally:
+            watching.cancel()
+            await asyncio.gather(watching, return_exceptions=True)
+            await exchange.close()
+
+    async def cancel_by_hand(order_id: int) -> None:
+        exchange = binance_trading_exchange(fake)
+        try:
+            await exchange.cancel_order(str(order_id), "BTC/USDT")
+        finally:
+            await exchange.close()
+
+    with FakeBinanceStream(fake) as stream:
+        reports, polled = run(body(), timeout=30)
+    assert [(r.client_order_id, r.status) for r in reports] == [
+        ("w1", OrderStatus.PARTIALLY_FILLED),
+        ("w1", OrderStatus.FILLED),
+        ("w2", OrderStatus.CANCELED),
+    ]
+    assert [r.fill.quantity for r in reports[:2]] == [0.01, 0.01]
+    assert polled == []
+    assert not [r for r in fake.requests if r.path == "/api/v3/myTrades"]  # no poll needed
+
+
+async def until(check, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)
