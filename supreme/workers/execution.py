@@ -63,7 +63,6 @@ from supreme.core.execution import (
     PaperBrokerConfig,
 )
 from supreme.core.execution.ccxt_broker import CcxtBroker, scrub
-from supreme.core.execution.state import transition
 from supreme.core.execution.venues import make_exchange, parse_venue, venue_slug
 from supreme.core.model import BarBatch, Fill, Order, OrderStatus, Portfolio
 from supreme.core.risk import RiskDecision
@@ -300,16 +299,10 @@ class ExecutionActor:
 
     def _refuse(self, order: Order) -> Order:
         """Journal an approved order that cannot be sent now as REJECTED (never sent)."""
-        if not self._journal.record_new(order):
-            return self._engine.get(order.client_order_id) or order
-        after = transition(
+        return self._engine.record_unsent(
             order,
-            OrderStatus.REJECTED,
-            time_ms=order.updated_ms,
-            reason=f"not sent: execution on {self._venue} is not ready ({self.not_ready_reason})",
+            f"not sent: execution on {self._venue} is not ready ({self.not_ready_reason})",
         )
-        self._journal.update(after)
-        return after
 
     async def _send(self, order: Order) -> Order:
         """Submit one order; an order whose fate is unknown stays NEW (the broker resolves

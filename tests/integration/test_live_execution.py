@@ -296,6 +296,12 @@ def test_wrong_secret_is_a_clear_authentication_error_and_never_logged(ray_sessi
         assert "SUPREME_BINANCE_SECRET" in reason and wrong not in reason
         with pytest.raises(ray.exceptions.RayTaskError, match="not ready"):
             ray.get(desk.execution.cancel.remote("anything"))
+        # Risk approves; execution records the order as never sent, and sends nothing.
+        desk.mark()
+        refused = desk.order(intent("while-not-ready", 0.01))
+        assert refused.status is OrderStatus.REJECTED and "not sent" in refused.reason
+        assert ray.get(desk.execution.get.remote("while-not-ready")) == refused
+        assert fake.orders() == []
         signed = [r for r in fake.requests if "signature" in r.params]
         assert signed and all(r.status == 400 for r in signed)  # every signed call refused
     finally:

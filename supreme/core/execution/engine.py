@@ -144,6 +144,17 @@ class ExecutionEngine:
         self._open[order.client_order_id] = order
         return order
 
+    def record_unsent(self, order: Order, reason: str) -> Order:
+        """Journal a NEW order that will not be sent (the venue is not ready) as REJECTED with
+        ``reason``. Idempotent like :meth:`submit`."""
+        if not self.journal.record_new(order):
+            existing = self.get(order.client_order_id)
+            assert existing is not None
+            return existing
+        after = transition(order, OrderStatus.REJECTED, time_ms=order.updated_ms, reason=reason)
+        self.journal.update(after)
+        return after
+
     def record_denied(self, order: Order) -> Order:
         """Journal an order the risk engine denied (NEW -> DENIED), so it shows in listings.
 
