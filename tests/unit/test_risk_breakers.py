@@ -171,6 +171,62 @@ def test_error_burst_halts():
     assert eng.state is TradingState.HALTED
 
 
+# -- reconciliation with a live venue -------------------------------------------------------------
+
+
+EXTERNAL = {
+    "client_order_id": "by-hand",
+    "venue_order_id": "42",
+    "symbol": "X",
+    "side": "BUY",
+    "quantity": 2.0,
+}
+
+
+def test_external_orders_are_warnings_not_a_reason_to_reduce():
+    eng = engine()
+    events = eng.record_reconciliation(1_000, {"venue": "binance", "external": [EXTERNAL]})
+    assert eng.state is TradingState.ACTIVE
+    assert kinds(events) == [
+        (EventKind.RECONCILIATION, RiskReason.EXTERNAL_ORDER),
+        (EventKind.RECONCILIATION, RiskReason.RECONCILED),
+    ]
+    assert events[0].outcome == "WARNING" and "'by-hand'" in events[0].message
+    assert "42" in events[0].message
+
+
+def test_mismatch_reduces_until_reset_and_survives_a_restart():
+    eng = engine()
+    mismatch = {"asset": "BTC", "venue": 0.5, "expected": 0.0, "difference": 0.5}
+    events = eng.record_reconciliation(1_000, {"venue": "binance", "mismatches": [mismatch]})
+    assert eng.state is TradingState.REDUCING
+    assert (EventKind.BREAKER_TRIPPED, RiskReason.RECONCILIATION_MISMATCH) in kinds(events)
+    assert "BTC: venue 0.5, journal expects 0" in events[0].message
+    d = eng.evaluate(intent(quantity=1), Portfolio(cash=EQUITY), market(), 2_000)
+    assert d.reason_code is RiskReason.REDUCING_ONLY
+    restored = RiskEngine.restore(json.loads(json.dumps(eng.snapshot())))
+    eng.on_mark(Portfolio(cash=EQUITY), market(), 100 * DAY)  # no cool-down
+    for e in (eng, restored):
+        assert e.state is TradingState.REDUCING
+        assert e.reset_breakers(100 * DAY, ["reconciliation"]) == ["reconciliation"]
+        assert e.state is TradingState.ACTIVE
+
+
+def test_an_order_the_venue_lost_also_reduces():
+    eng = engine()
+    eng.record_reconciliation(1_000, {"venue": "binance", "vanished": ["c-7"]})
+    assert eng.state is TradingState.REDUCING
+    assert "'c-7'" in eng.status()["breakers"]["reconciliation"]["reason"]
+
+
+def test_snapshot_from_before_the_reconciliation_breaker_restores():
+    snap = engine().snapshot()
+    del snap["breakers"]["reconciliation"]
+    restored = RiskEngine.restore(snap)
+    assert restored.state is TradingState.ACTIVE
+    assert not restored.breakers["reconciliation"].tripped
+
+
 # -- drawdown ---------------------------------------------------------------------------------
 
 
