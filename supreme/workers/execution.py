@@ -174,7 +174,6 @@ class ExecutionActor:
             self._exchange = make_exchange(
                 exchange_id, options=venue_options, sandbox=sandbox, streaming=streaming
             )
-
             self._broker = CcxtBroker(
                 self._exchange,
                 unknown_fate_ms=unknown_fate_ms,
@@ -184,13 +183,14 @@ class ExecutionActor:
             await self._engine.start(resubmit_unknown=False)  # replay only; reconcile below
             self._broker.set_report_handler(self._on_report)
             self.not_ready_reason = f"reconciling the journal with {exchange_id}"
-            self._tasks.append(asyncio.create_task(self._go_live(), name="go-live"))
         saved = self._journal.load_checkpoint(FORWARD_CHECKPOINT) or {}
         self._forwarded = int(saved.get("fills", 0))
         # Journaled fills risk has not confirmed yet (all of them after a crash mid-forward).
         self._unsent: list[Fill] = self._journal.fills()[self._forwarded :]
         self.recovered_orders = len(self._engine.orders())
         self.forward_failures = 0
+        if not self._ready:
+            self._tasks.append(asyncio.create_task(self._go_live(), name="go-live"))
 
     # -- live venues ---------------------------------------------------------------------------
 
