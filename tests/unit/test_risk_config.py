@@ -73,3 +73,15 @@ def test_from_mapping_accepts_integral_floats_for_integer_fields():
     assert c.max_orders_per_minute == 30 and isinstance(c.max_orders_per_minute, int)
     with pytest.raises(InvalidArgument, match="max_orders_per_minute"):
         RiskConfig.from_mapping({"max_orders_per_minute": 30.5})
+
+
+def test_buffer_sizes_have_an_upper_bound_and_a_refused_change_changes_nothing():
+    from supreme.core.errors import InvalidArgument
+    from supreme.core.risk import RiskEngine
+
+    engine = RiskEngine(RiskConfig(), starting_equity=100_000.0)
+    before = engine.config
+    with pytest.raises(InvalidArgument, match=r"max_events must lie in \[1, 10000000\]"):
+        engine.update_limits(1_000, max_events=2**63)  # found by the gRPC fuzz test
+    assert engine.config == before
+    assert engine.update_limits(1_000, max_events=500).max_events == 500

@@ -21,6 +21,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+# Upper bound of the limits that size in-memory buffers (events, tracked orders, trade history,
+# the Kelly window): beyond it a deque cannot even be created.
+MAX_BUFFER = 10_000_000
+
+
 @dataclass(frozen=True, slots=True)
 class RiskConfig:
     # -- pre-trade limits --------------------------------------------------------------------
@@ -97,14 +102,14 @@ class RiskConfig:
         "drawdown_size_scale": (0.0, 1.0, False, True),
         "kelly_fraction": (0.0, 1.0, False, True),
         "kelly_min_trades": (1, None, True, False),
-        "kelly_window": (1, None, True, False),
+        "kelly_window": (1, MAX_BUFFER, True, True),
         "max_risk_per_trade_pct": (0.0, 1.0, False, True),
         "fixed_fractional_risk_pct": (0.0, 1.0, False, True),
         "atr_stop_multiple": (0.0, None, False, False),
         "take_profit_atr_multiple": (0.0, None, False, False),
-        "max_events": (1, None, True, False),
-        "max_tracked_orders": (1, None, True, False),
-        "trade_history_limit": (1, None, True, False),
+        "max_events": (1, MAX_BUFFER, True, True),
+        "max_tracked_orders": (1, MAX_BUFFER, True, True),
+        "trade_history_limit": (1, MAX_BUFFER, True, True),
     }
 
     def __post_init__(self) -> None:
